@@ -102,10 +102,7 @@ class SoftMax(Activation):
         # END SOLUTION
 
     def backward(self, Z: np.ndarray, dY: np.ndarray) -> np.ndarray:
-        """Back-propagate through softmax.
-
-        The Jacobian of row ``i`` is ``J_i = diag(y_i) - y_i y_i^T`` (symmetric),
-        so ``dL/dz_i = J_i dy_i = y_i * (dy_i - y_i . dy_i)``.
+        """Back-propagate through softmax: apply each row's softmax Jacobian to ``dY``.
 
         Parameters
         ----------
@@ -117,6 +114,7 @@ class SoftMax(Activation):
         ``dL/dZ``, shape (m, k)
         """
         # BEGIN SOLUTION
+        # Row i's Jacobian is diag(y_i) - y_i y_i^T (symmetric), so J_i dy_i = y_i * (dy_i - y_i . dy_i).
         Y = self.forward(Z)
         return Y * (dY - np.sum(Y * dY, axis=1, keepdims=True))
         # END SOLUTION

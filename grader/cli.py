@@ -1,0 +1,74 @@
+"""The ``pa3`` command line: one subcommand per user task, each a thin call into its module."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from grader import REFERENCE_DIR, TEMPLATE_DIR
+
+
+def _template(args: argparse.Namespace) -> int:
+    from grader import template
+
+    if args.check:
+        problems = template.differences(args.reference, args.out)
+        for problem in problems:
+            print(f"out of sync: {problem}", file=sys.stderr)
+        if problems:
+            print("Run `pa3 template` to regenerate student_template/ from reference/.", file=sys.stderr)
+            return 1
+        print(f"{args.out} is in sync with {args.reference}")
+        return 0
+    written = template.write(args.reference, args.out)
+    print(f"wrote {len(written)} files to {args.out}")
+    return 0
+
+
+def _data(args: argparse.Namespace) -> int:
+    from grader import fashion_data
+
+    if args.action == "synth":
+        raw = fashion_data.synth(args.out, args.train, args.test, args.seed)
+    elif args.action == "prepare":
+        raw = fashion_data.prepare(args.source, args.out)
+    else:
+        raw = fashion_data.download(args.out)
+    print(f"FashionMNIST idx files in {raw}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pa3", description="PA3 autograder and self-check")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("template", help="generate student_template/ from reference/ (or --check it)")
+    p.add_argument("--check", action="store_true", help="exit 1 when the committed template is out of sync")
+    p.add_argument("--reference", type=Path, default=REFERENCE_DIR)
+    p.add_argument("--out", type=Path, default=TEMPLATE_DIR)
+    p.set_defaults(func=_template)
+
+    p = sub.add_parser("data", help="FashionMNIST roots for torchvision")
+    data = p.add_subparsers(dest="action", required=True)
+    s = data.add_parser("synth", help="write a synthetic FashionMNIST-format set")
+    s.add_argument("--out", type=Path, required=True)
+    s.add_argument("--train", type=int, default=6000)
+    s.add_argument("--test", type=int, default=2000)
+    s.add_argument("--seed", type=int, default=0)
+    s = data.add_parser("prepare", help="lay out real idx files (gz or raw) for torchvision")
+    s.add_argument("--from", dest="source", type=Path, required=True)
+    s.add_argument("--out", type=Path, required=True)
+    s = data.add_parser("download", help="fetch the real set with torchvision (needs a network)")
+    s.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=_data)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Trusted helpers shared by the specs: comparisons, finite differences, the loop rule, the Iris split."""
