@@ -1,0 +1,354 @@
+"""The trusted side of the sandbox: start a worker, send it calls, decode what comes back.
+
+Nothing the worker sends is unpickled or evaluated (see runtime/codec.py). A worker
+that dies, hangs or breaks the protocol is killed with everything it started and
+replaced by a fresh one on the next call; the failed call raises a SandboxError
+saying what happened.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import select
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from grader.sandbox import isolation, proctree
+from grader.sandbox.cgroup import PidsCgroup
+from grader.sandbox.limits import Limits
+from grader.sandbox.runtime.codec import Handle, ProtocolError, decode, encode, read_frame, write_frame
+
+STARTUP_TIMEOUT = 60.0
+SIGNAL_CAUSES = {
+    signal.SIGKILL: "killed (out of memory, over the process limit, or stopped by the grader)",
+    signal.SIGXCPU: "stopped: CPU time limit exceeded",
+    signal.SIGXFSZ: "stopped: file size limit exceeded (it wrote too large a file)",
+    signal.SIGSEGV: "crashed with a segmentation fault",
+    signal.SIGABRT: "aborted",
+    signal.SIGTERM: "terminated",
+}
+
+
+class SandboxError(Exception):
+    """A call into student code did not produce a value."""
+
+
+class StudentRaised(SandboxError):
+    """Student code raised an exception (reported with the student's own frames only)."""
+
+    def __init__(self, type_name: str, message: str, traceback: str = "", detail: str = "") -> None:
+        self.type_name, self.message, self.traceback, self.detail = type_name, message, traceback, detail
+        super().__init__(f"{type_name}: {message}")
+
+
+class WorkerDied(SandboxError):
+    """The worker process ended during a call (os._exit, a crash, a limit)."""
+
+
+class CallTimedOut(SandboxError):
+    """A call did not return within its time limit; the worker was killed."""
+
+
+class Unavailable(SandboxError):
+    """The call was not attempted: the module has a submission problem, or the member hung before."""
+
+
+class _Drain(threading.Thread):
+    """Read a pipe to the end, keeping the first ``cap`` bytes and counting the rest."""
+
+    def __init__(self, stream, cap: int) -> None:
+        super().__init__(daemon=True)
+        self.stream, self.cap = stream, cap
+        self.kept = bytearray()
+        self.total = 0
+        self.start()
+
+    def run(self) -> None:
+        try:
+            while chunk := self.stream.read1(1 << 16):
+                self.total += len(chunk)
+                if len(self.kept) < self.cap:
+                    self.kept += chunk[: self.cap - len(self.kept)]
+        except (OSError, ValueError):
+            pass
+
+    def text(self) -> str:
+        text = self.kept.decode("utf-8", "replace")
+        dropped = self.total - len(self.kept)
+        return text + (f"\n...[{dropped} more bytes not kept]" if dropped > 0 else "")
+
+
+class Remote:
+    """An object living in the worker. ``call`` runs a method, ``get``/``set`` read and write attributes or keys."""
+
+    def __init__(self, sandbox: "Sandbox", handle: Handle, generation: int) -> None:
+        self._sandbox, self._handle, self._generation = sandbox, handle, generation
+        self.type_name = handle.type_name
+
+    def call(self, method: str, *args, timeout: float | None = None, **kwargs):
+        return self._sandbox._request({"op": "call", "target": self._ref(), "method": method},
+                                      args, kwargs, timeout, key=f"{self.type_name}.{method}")
+
+    def get(self, *path):
+        return self._sandbox._request({"op": "get", "target": self._ref(), "path": list(path)}, key=None)
+
+    def set(self, *path, value) -> None:
+        self._sandbox._request({"op": "set", "target": self._ref(), "path": list(path)}, value=value, key=None)
+
+    def _ref(self) -> dict:
+        if self._generation != self._sandbox.generation:
+            raise WorkerDied("this object belonged to a worker that has since been replaced")
+        return {"$h": self._handle.id, "type": self.type_name}
+
+    def __repr__(self) -> str:
+        return f"<{self.type_name} in the sandbox>"
+
+
+class Sandbox:
+    """One submission's worker. Use as a context manager; ``new`` and ``function`` reach student code."""
+
+    def __init__(self, submission: Path, isolation_level: str | None = "auto", limits: Limits = Limits(),
+                 call_timeout: float = 5.0, blocked_modules: dict[str, str] | None = None,
+                 use_cgroup: bool = True) -> None:
+        self.submission = Path(submission)
+        self.level = isolation.resolve(isolation_level)
+        self.limits = limits
+        self.call_timeout = call_timeout
+        self.blocked = dict(blocked_modules or {})
+        self.bad_members: dict[str, str] = {}   # member -> why it is not called again
+        self.crashes: dict[str, int] = {}
+        self.generation = 0
+        self.restarts = 0
+        self.use_cgroup = use_cgroup
+        self.description = "none: in the grader's own process, NO isolation (benchmarks only)" \
+            if self.level == "none" else isolation.launch(self.level, self.submission, 0, 0, "{}").description
+        self._proc: subprocess.Popen | None = None
+        self._cgroup: PidsCgroup | None = None
+        self._local = None
+        self._drains: list[_Drain] = []
+        self._old_output = ""
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> "Sandbox":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def start(self) -> None:
+        if self.level == "none":
+            self._start_local()
+            return
+        proctree.become_subreaper()
+        request_r, request_w = os.pipe()
+        response_r, response_w = os.pipe()
+        spec = isolation.launch(self.level, self.submission, request_r, response_w, json.dumps(self.limits.rlimits()))
+        if spec.drop_uid is not None:
+            self._hand_over(spec.drop_uid)
+        self._cgroup = PidsCgroup.create(self.limits.processes, owner_uid=spec.drop_uid) if self.use_cgroup else None
+        argv = (self._cgroup.join_prefix() if self._cgroup else []) + spec.argv
+        try:
+            self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, **spec.popen)
+        finally:
+            os.close(request_r)
+            os.close(response_w)
+        self._request_fd, self._response_fd = request_w, response_r
+        self._drains = [_Drain(self._proc.stdout, self.limits.output_bytes),
+                        _Drain(self._proc.stderr, self.limits.output_bytes)]
+        self.generation += 1
+        try:
+            self.info = self._exchange({"op": "ping"}, [], STARTUP_TIMEOUT)
+        except SandboxError as exc:
+            raise WorkerDied(f"the sandboxed worker did not start ({level_hint(self.level)}): {exc}") from None
+
+    def _hand_over(self, uid: int) -> None:
+        """Give the private submission copy to the sandbox uid (the grader keeps its own copy)."""
+        for folder, dirs, files in os.walk(self.submission):
+            for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
+                os.chown(name, uid, uid, follow_symlinks=False)
+
+    def _start_local(self) -> None:
+        spec = importlib.util.spec_from_file_location("_pa3_local_worker", isolation.RUNTIME_DIR / "worker.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        import sys
+        if str(self.submission) not in sys.path:
+            sys.path.insert(0, str(self.submission))
+        self._local = module.Worker(str(self.submission))
+        self._local_encode = module.encode  # the worker's own codec module, so its Handle type is recognised
+        self.generation += 1
+        self.info = {"pid": os.getpid(), "uid": os.getuid()}
+
+    def close(self) -> None:
+        """Stop the worker and everything it started; safe to call twice."""
+        if self._proc is not None:
+            self._kill()
+        self._local = None
+
+    def _kill(self) -> None:
+        proc, self._proc = self._proc, None
+        for fd in (self._request_fd, self._response_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if self._cgroup is not None:
+            self._cgroup.kill_all()
+        proctree.kill_tree(proc.pid, session=proc.pid)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        for drain in self._drains:
+            drain.join(timeout=2)
+        self._old_output += self._output_now()
+        self._drains = []
+        self._cgroup = None
+
+    def output(self) -> str:
+        """What the student's code printed so far (capped per stream and worker)."""
+        return (self._old_output + self._output_now())[-4 * self.limits.output_bytes:]
+
+    def _output_now(self) -> str:
+        return "".join(d.text() for d in self._drains if d.total)
+
+    # -- calls -------------------------------------------------------------------------------
+
+    def new(self, module: str, name: str, *args, timeout: float | None = None, **kwargs):
+        """Call ``module.name(*args, **kwargs)`` in the worker: a constructor or a function."""
+        if module in self.blocked:
+            raise Unavailable(self.blocked[module])
+        return self._request({"op": "call", "target": {"module": module, "name": name}, "method": None},
+                             args, kwargs, timeout, key=f"{module}.{name}")
+
+    function = new
+
+    def _request(self, message: dict, args=(), kwargs=None, timeout: float | None = None, value=None,
+                 key: str | None = None):
+        if key in self.bad_members:
+            raise Unavailable(self.bad_members[key])
+        buffers: list[bytes] = []
+        if message["op"] == "call":
+            message["args"], buffers = encode(list(args))
+            kwargs_tree, more = encode(dict(kwargs or {}))
+            message["kwargs"] = _shift(kwargs_tree, len(buffers))
+            buffers += more
+        elif message["op"] == "set":
+            message["value"], buffers = encode(value)
+        if self.level == "none":
+            return self._local_request(message, buffers)
+        if self._proc is None:
+            self.start()
+        try:
+            return self._exchange(message, buffers, timeout or self.call_timeout)
+        except CallTimedOut as exc:
+            if key:
+                self.bad_members[key] = f"not called again: {key} did not return within {timeout or self.call_timeout:g} s in an earlier test"
+            raise exc
+        except WorkerDied as exc:
+            if key:
+                self.crashes[key] = self.crashes.get(key, 0) + 1
+                if self.crashes[key] >= 2:
+                    self.bad_members[key] = f"not called again: {key} ended the worker twice ({exc})"
+            raise exc
+
+    def _exchange(self, message: dict, buffers: list[bytes], timeout: float):
+        deadline = time.monotonic() + timeout
+        try:
+            write_frame(self._request_fd, message, buffers)
+            reply, reply_buffers = read_frame(self._response_fd, lambda fd, n: _read_before(fd, n, deadline))
+        except TimeoutError:
+            self._kill()
+            self.restarts += 1
+            raise CallTimedOut(f"did not return within {timeout:g} s; the worker was stopped") from None
+        except (EOFError, BrokenPipeError, OSError):
+            status = self._death()
+            raise WorkerDied(status) from None
+        except ProtocolError as exc:
+            self._kill()
+            self.restarts += 1
+            raise WorkerDied(f"the worker broke the protocol ({exc}); it was stopped") from None
+        return self._unpack(reply, reply_buffers)
+
+    def _unpack(self, reply, buffers):
+        if not isinstance(reply, dict):
+            raise WorkerDied("the worker sent a malformed reply")
+        if "error" in reply and isinstance(reply["error"], dict):
+            err = reply["error"]
+            text = lambda k, n=4000: str(err.get(k, ""))[:n]  # noqa: E731
+            raise StudentRaised(text("type", 100) or "Exception", text("message"), text("traceback"), text("detail"))
+        generation = self.generation
+        return decode(reply.get("ok"), buffers, lambda hid, type_name: Remote(self, Handle(hid, type_name), generation))
+
+    def _local_request(self, message: dict, buffers: list[bytes]):
+        worker = self._local or (self._start_local() or self._local)
+        try:
+            value = worker.handle(json.loads(json.dumps(message)), buffers)
+            tree, out = self._local_encode(value, worker.register)
+            return self._unpack({"ok": tree}, out)
+        except SandboxError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - same contract as the worker's reply
+            err = worker.error(exc)
+            raise StudentRaised(err["type"], err["message"], err["traceback"], err["detail"]) from None
+
+    def _death(self) -> str:
+        proc = self._proc
+        try:
+            code = proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            code = None
+        stderr_tail = self._drains[1].text()[-600:].strip() if len(self._drains) > 1 else ""
+        self._kill()
+        self.restarts += 1
+        return describe_exit(code, self.level) + (f"; its last output: {stderr_tail}" if stderr_tail else "")
+
+
+def _shift(tree, offset: int):
+    """Renumber array buffers of an encoded tree by ``offset`` (kwargs follow args in one frame)."""
+    if isinstance(tree, list):
+        return [_shift(v, offset) for v in tree]
+    if isinstance(tree, dict):
+        if "$a" in tree:
+            return dict(tree, **{"$a": tree["$a"] + offset})
+        return {k: _shift(v, offset) for k, v in tree.items()}
+    return tree
+
+
+def _read_before(fd: int, n: int, deadline: float) -> bytes:
+    chunks, got = [], 0
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+    while got < n:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not poller.poll(remaining * 1000):
+            raise TimeoutError
+        chunk = os.read(fd, min(n - got, 1 << 20))
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def describe_exit(code: int | None, level: str) -> str:
+    if code is None:
+        return "the worker stopped answering and was killed"
+    if level == "bwrap" and code > 128:  # bwrap reports a signalled child as 128 + signal
+        code = -(code - 128)
+    if code < 0:
+        sig = signal.Signals(-code) if -code in signal.Signals._value2member_map_ else None
+        name = sig.name if sig else f"signal {-code}"
+        return f"the worker was {SIGNAL_CAUSES.get(sig, 'ended by ' + name)} ({name})"
+    return f"the worker exited with code {code} during the call (os._exit, or a crash in native code)"
+
+
+def level_hint(level: str) -> str:
+    return {"bwrap": "bubblewrap sandbox", "user": "unprivileged user", "process": "plain subprocess"}.get(level, level)

@@ -1,0 +1,139 @@
+"""Isolation levels and the command that starts a worker at each.
+
+Strongest first: ``bwrap`` (mount, PID, network, IPC and UTS namespaces; the worker
+sees the Python runtime, its own runtime folder and its private submission copy,
+nothing else), ``user`` (an unprivileged uid when started as root), ``process``
+(rlimits only), ``none`` (in the grader's own process: for benchmarks only).
+Every level also gets rlimits, a scrubbed environment and, where possible, a pids cgroup.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LEVELS = ("bwrap", "user", "process", "none")
+SANDBOX_UID = SANDBOX_GID = 65534  # nobody / nogroup
+RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
+WORKER_IN_SANDBOX = "/opt/pa3-worker"
+SUBMISSION_IN_SANDBOX = "/submission"
+
+
+class IsolationUnavailable(RuntimeError):
+    """The requested isolation level cannot run on this machine; the message says why."""
+
+
+@dataclass
+class Launch:
+    argv: list[str]
+    popen: dict = field(default_factory=dict)
+    description: str = ""
+    drop_uid: int | None = None  # the uid the worker runs as outside any namespace, when not ours
+
+
+def scrubbed_env() -> dict[str, str]:
+    """The only environment a worker gets: no tokens, no paths into the grader."""
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
+            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg",
+            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def runtime_paths() -> list[Path]:
+    """Folders the interpreter needs: the venv, the base installation and the executable's folder."""
+    paths = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    paths.add(Path(sys.executable).resolve().parent)
+    # Drop folders inside others so each is bound once.
+    return sorted(p for p in paths if not any(q != p and q in p.parents for q in paths))
+
+
+def others_can_reach(path: Path) -> bool:
+    """True when a user with no special rights can traverse every folder down to ``path``."""
+    path = Path(path).resolve()
+    for part in [*reversed(path.parents), path]:
+        try:
+            mode = part.stat().st_mode
+        except OSError:
+            return False
+        if stat.S_ISDIR(mode) and not mode & stat.S_IXOTH:
+            return False
+    return True
+
+
+def can_drop_privileges() -> bool:
+    return os.geteuid() == 0 and all(others_can_reach(p) for p in runtime_paths()) and others_can_reach(RUNTIME_DIR)
+
+
+def unavailable_reason(level: str) -> str | None:
+    """Why ``level`` cannot run here, or None when it can."""
+    if level not in LEVELS:
+        return f"unknown isolation level {level!r} (choose from {', '.join(LEVELS)})"
+    if level == "bwrap":
+        if not sys.platform.startswith("linux"):
+            return "bubblewrap needs Linux"
+        if shutil.which("bwrap") is None:
+            return "bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+    if level == "user":
+        if os.geteuid() != 0:
+            return "dropping to an unprivileged user needs the grader to run as root"
+        if not can_drop_privileges():
+            return f"the Python runtime ({', '.join(map(str, runtime_paths()))}) is not readable by an unprivileged user"
+    return None
+
+
+def resolve(requested: str | None) -> str:
+    """The level to use: the requested one, or the strongest available for None/"auto"."""
+    if requested in (None, "auto"):
+        for level in LEVELS[:-1]:
+            if unavailable_reason(level) is None:
+                return level
+        return "process"
+    reason = unavailable_reason(requested)
+    if reason:
+        raise IsolationUnavailable(f"--isolation {requested}: {reason}")
+    return requested
+
+
+def launch(level: str, submission: Path, request_fd: int, response_fd: int, limits_json: str) -> Launch:
+    """The command that starts a worker for ``submission`` at ``level`` (not "none")."""
+    python = sys.executable
+    env = scrubbed_env()
+    common = {"env": env, "pass_fds": (request_fd, response_fd), "start_new_session": True}
+    if level == "bwrap":
+        argv = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--hostname", "pa3-sandbox",
+                "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+        for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+            if os.path.islink(top):
+                argv += ["--symlink", os.readlink(top), top]
+            elif os.path.isdir(top):
+                argv += ["--ro-bind", top, top]
+        argv += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+        for path in runtime_paths():
+            if not str(path).startswith(("/usr/", "/bin/", "/lib")):
+                argv += ["--ro-bind", str(path), str(path)]
+        argv += ["--ro-bind", str(RUNTIME_DIR), WORKER_IN_SANDBOX,
+                 "--bind", str(submission), SUBMISSION_IN_SANDBOX, "--chdir", SUBMISSION_IN_SANDBOX]
+        drop = can_drop_privileges()
+        if os.geteuid() == 0 and not drop:
+            # The runtime is only readable by root: stay root outside, but as uid 65534 with
+            # no capabilities inside a user namespace.
+            argv += ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID)]
+        argv += ["--", python, "-I", f"{WORKER_IN_SANDBOX}/worker.py", str(request_fd), str(response_fd),
+                 SUBMISSION_IN_SANDBOX, limits_json]
+        how = ("as uid 65534" if drop else "as uid 65534 in a user namespace") if os.geteuid() == 0 else \
+              f"as uid {os.geteuid()}"
+        result = Launch(argv, common, f"bwrap: own mount, PID, network, IPC and UTS namespaces; {how}")
+        if drop:
+            result.popen.update(user=SANDBOX_UID, group=SANDBOX_GID, extra_groups=[])
+            result.drop_uid = SANDBOX_UID
+        return result
+    argv = [python, "-I", str(RUNTIME_DIR / "worker.py"), str(request_fd), str(response_fd), str(submission), limits_json]
+    if level == "user":
+        popen = dict(common, user=SANDBOX_UID, group=SANDBOX_GID, extra_groups=[], cwd=str(submission))
+        return Launch(argv, popen, "user: unprivileged uid 65534, rlimits, scrubbed environment", SANDBOX_UID)
+    if level == "process":
+        return Launch(argv, dict(common, cwd=str(submission)), "process: rlimits and a scrubbed environment only")
+    raise ValueError(level)

@@ -1,0 +1,25 @@
+"""Resource limits of a sandboxed worker."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-worker limits; the worker applies the rlimits to itself before importing student code."""
+
+    address_space: int = 2 << 30      # bytes of virtual memory
+    cpu_seconds: int = 120            # CPU time over the worker's life
+    file_size: int = 16 << 20         # largest file it may write
+    processes: int = 64               # tasks (pids cgroup where available; RLIMIT_NPROC for a dropped uid)
+    open_files: int = 256
+    output_bytes: int = 64 << 10      # stdout/stderr kept per stream; the rest is counted and dropped
+
+    def rlimits(self) -> dict:
+        """The names the worker understands (see runtime/worker.py)."""
+        return {"as": self.address_space, "cpu": self.cpu_seconds, "fsize": self.file_size,
+                "nproc": self.processes, "core": 0, "nofile": self.open_files}
+
+    def as_dict(self) -> dict:
+        return asdict(self)

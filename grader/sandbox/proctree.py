@@ -1,0 +1,91 @@
+"""Find and kill every process a worker left behind, when no cgroup or PID namespace does it for us."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+from pathlib import Path
+
+PR_SET_CHILD_SUBREAPER = 36
+_subreaper = False
+
+
+def become_subreaper() -> None:
+    """Orphans of our workers (double forks, setsid daemons) are re-parented to us, so we can find them."""
+    global _subreaper
+    if _subreaper or not Path("/proc/self").exists():
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        _subreaper = libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        pass
+
+
+def _table() -> dict[int, tuple[int, int]]:
+    """{pid: (ppid, session id)} of every process we can see."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        table[int(entry.name)] = (int(fields[1]), int(fields[3]))
+    return table
+
+
+def descendants(root: int, table: dict[int, tuple[int, int]] | None = None) -> set[int]:
+    table = table if table is not None else _table()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found, todo = set(), [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def kill_tree(pid: int, session: int | None = None, spare: set[int] = frozenset()) -> None:
+    """SIGKILL ``pid``, its descendants, its session, and orphans re-parented to us (except ``spare``)."""
+    if not Path("/proc").exists():
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        return
+    me = os.getpid()
+    for _ in range(5):  # repeat: a process may fork while we kill
+        table = _table()
+        victims = descendants(pid, table) | {pid}
+        if session is not None:
+            victims |= {p for p, (_, sid) in table.items() if sid == session}
+        if _subreaper:
+            for orphan in (p for p, (ppid, _) in table.items() if ppid == me and p not in spare):
+                victims |= descendants(orphan, table) | {orphan}
+        victims.discard(me)
+        victims -= spare
+        alive = [p for p in victims if p in table]
+        if not alive:
+            break
+        for victim in alive:
+            try:
+                os.kill(victim, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        reap(p for p in alive if table[p][0] == me and p != pid)
+
+
+def reap(pids) -> None:
+    """Collect our killed orphans (they would stay zombies); the worker itself is waited for by its Popen."""
+    for pid in pids:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass

@@ -1,0 +1,148 @@
+"""The sandboxed worker: imports the student's modules and serves calls from the grader.
+
+Started as ``python -I worker.py REQUEST_FD RESPONSE_FD SUBMISSION_DIR LIMITS_JSON``. It sets its
+own resource limits before any student code is imported, then answers one frame
+per request:
+
+    {"op": "call", "target": {"module": m, "name": n} | {"$h": id}, "method": str|None, "args": [...], "kwargs": {...}}
+    {"op": "get",  "target": {"$h": id}, "path": [attr or key or index, ...]}
+    {"op": "set",  "target": {"$h": id}, "path": [...], "value": ...}
+    {"op": "ping"}
+
+with ``{"ok": value}`` or ``{"error": {"type", "message", "traceback"}}``. Objects that cannot be
+sent stay here and travel as handles. Only the standard library and NumPy are imported.
+"""
+
+import importlib
+import json
+import os
+import resource
+import sys
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from codec import Handle, decode, encode, read_frame, write_frame  # noqa: E402
+
+LIMITS = {"as": resource.RLIMIT_AS, "cpu": resource.RLIMIT_CPU, "fsize": resource.RLIMIT_FSIZE,
+          "nproc": resource.RLIMIT_NPROC, "core": resource.RLIMIT_CORE, "nofile": resource.RLIMIT_NOFILE}
+MAX_TEXT = 4000
+
+
+def apply_limits(limits):
+    for name, value in limits.items():
+        if value is None:
+            continue
+        soft = value
+        hard = value + 5 if name == "cpu" else value  # SIGXCPU first, SIGKILL 5 s later
+        try:
+            resource.setrlimit(LIMITS[name], (soft, hard))
+        except (ValueError, OSError):
+            # A limit above the inherited hard limit cannot be raised: keep the stricter one.
+            current = resource.getrlimit(LIMITS[name])[1]
+            resource.setrlimit(LIMITS[name], (min(soft, current), current))
+
+
+def safe_text(fn, limit=MAX_TEXT):
+    try:
+        text = fn()
+    except BaseException:  # a hostile __str__ must not take the worker down
+        return "<unprintable>"
+    if not isinstance(text, str):
+        return "<unprintable>"
+    return text if len(text) <= limit else text[:limit] + " ...[cut]"
+
+
+class Worker:
+    def __init__(self, submission):
+        self.submission = os.path.realpath(submission)
+        self.objects = {}
+        self.next_id = 1
+
+    def register(self, obj):
+        handle_id = self.next_id
+        self.next_id += 1
+        self.objects[handle_id] = obj
+        return Handle(handle_id, safe_text(lambda: type(obj).__name__, 100))
+
+    def resolve(self, handle_id, _type_name):
+        if handle_id not in self.objects:
+            raise LookupError(f"no object {handle_id} in the sandbox")
+        return self.objects[handle_id]
+
+    def target(self, spec):
+        if isinstance(spec, dict) and "module" in spec:
+            module = importlib.import_module(spec["module"])
+            return getattr(module, spec["name"]) if spec.get("name") else module
+        return decode(spec, [], self.resolve)
+
+    @staticmethod
+    def step(obj, key):
+        if isinstance(obj, dict) or (isinstance(key, int) and isinstance(obj, (list, tuple))):
+            return obj[key]
+        return getattr(obj, key)
+
+    def handle(self, message, buffers):
+        op = message.get("op")
+        if op == "ping":
+            return {"pid": os.getpid(), "uid": os.getuid(), "python": sys.version.split()[0]}
+        obj = self.target(message.get("target"))
+        if op == "call":
+            args = decode(message.get("args", []), buffers, self.resolve)
+            kwargs = decode(message.get("kwargs", {"$d": []}), buffers, self.resolve)
+            fn = getattr(obj, message["method"]) if message.get("method") else obj
+            return fn(*args, **kwargs)
+        path = message.get("path", [])
+        if op == "get":
+            for key in path:
+                obj = self.step(obj, key)
+            return obj
+        if op == "set":
+            for key in path[:-1]:
+                obj = self.step(obj, key)
+            value = decode(message.get("value"), buffers, self.resolve)
+            if isinstance(obj, (dict, list)):
+                obj[path[-1]] = value
+            else:
+                setattr(obj, path[-1], value)
+            return None
+        raise ValueError(f"unknown op {op!r}")
+
+    def error(self, exc):
+        tb = exc.__traceback__
+        frames = [f for f in traceback.extract_tb(tb) if os.path.realpath(f.filename).startswith(self.submission)]
+        lines = traceback.format_list(frames) if frames else []
+        detail = ""
+        if isinstance(exc, SyntaxError):
+            detail = f"{os.path.basename(exc.filename or '')}, line {exc.lineno}: {exc.text or ''}".strip()
+        return {"type": safe_text(lambda: type(exc).__name__, 100),
+                "message": safe_text(lambda: str(exc)),
+                "traceback": safe_text(lambda: "".join(lines)),
+                "detail": safe_text(lambda: detail)}
+
+    def serve(self, request_fd, response_fd):
+        while True:
+            try:
+                message, buffers = read_frame(request_fd)
+            except EOFError:
+                return
+            try:
+                tree, out = encode(self.handle(message, buffers), self.register)
+                reply = {"ok": tree}
+            except BaseException as exc:  # SystemExit and KeyboardInterrupt from student code included
+                reply, out = {"error": self.error(exc)}, []
+            write_frame(response_fd, reply, out)
+
+
+def main():
+    request_fd, response_fd = int(sys.argv[1]), int(sys.argv[2])
+    submission, limits = sys.argv[3], json.loads(sys.argv[4])
+    apply_limits(limits)
+    os.chdir(submission)
+    sys.path.insert(0, submission)
+    sys.argv = [sys.argv[0]]
+    import numpy  # noqa: F401  (imported before student code so that a broken import is ours to report)
+    Worker(submission).serve(request_fd, response_fd)
+
+
+if __name__ == "__main__":
+    main()
