@@ -39,6 +39,25 @@ def _data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grade(args: argparse.Namespace) -> int:
+    from grader.grade import grade
+    from grader.report import print_report
+    from grader.results import write_results
+    from grader.sandbox.isolation import IsolationUnavailable
+
+    try:
+        result = grade(args.submission, isolation=args.isolation, notebook=not args.no_notebook,
+                       deadline=args.deadline, data_dir=args.data_dir,
+                       keep_dir=args.results.parent if args.results else None)
+    except IsolationUnavailable as exc:
+        print(f"pa3 grade: {exc}", file=sys.stderr)
+        return 2
+    if args.results:
+        write_results(args.results, result)
+    print_report(result)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pa3", description="PA3 autograder and self-check")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -62,6 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
     s = data.add_parser("download", help="fetch the real set with torchvision (needs a network)")
     s.add_argument("--out", type=Path, required=True)
     p.set_defaults(func=_data)
+
+    p = sub.add_parser("grade", help="grade one submission (folder or PA3.zip)")
+    p.add_argument("submission", type=Path)
+    p.add_argument("--results", type=Path, help="write Gradescope's results.json here")
+    p.add_argument("--no-notebook", action="store_true", help="grade Sections 1.1 and 1.2 only")
+    p.add_argument("--isolation", default="auto", choices=["auto", "bwrap", "user", "process", "none"],
+                   help="sandbox level (default: the strongest available; none is for benchmarks only)")
+    p.add_argument("--deadline", type=float, help="seconds after which no new test starts")
+    p.add_argument("--data-dir", type=Path, help="FashionMNIST idx files (gz or raw) or a torchvision root")
+    p.set_defaults(func=_grade)
     return parser
 
 

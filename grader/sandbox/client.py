@@ -94,6 +94,14 @@ class Remote:
         return self._sandbox._request({"op": "call", "target": self._ref(), "method": method},
                                       args, kwargs, timeout, key=f"{self.type_name}.{method}")
 
+    def call_echo(self, method: str, *args, timeout: float | None = None) -> tuple:
+        """(result, arguments as the worker holds them after the call): shows whether the method modified its inputs."""
+        reply = self._sandbox._request({"op": "call", "target": self._ref(), "method": method, "echo_args": True},
+                                       args, None, timeout, key=f"{self.type_name}.{method}")
+        if not (isinstance(reply, dict) and isinstance(reply.get("args"), list)):
+            raise WorkerDied("the worker sent a malformed reply")
+        return reply.get("result"), tuple(reply["args"])
+
     def get(self, *path):
         return self._sandbox._request({"op": "get", "target": self._ref(), "path": list(path)}, key=None)
 

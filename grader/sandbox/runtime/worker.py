@@ -4,7 +4,8 @@ Started as ``python -I worker.py REQUEST_FD RESPONSE_FD SUBMISSION_DIR LIMITS_JS
 own resource limits before any student code is imported, then answers one frame
 per request:
 
-    {"op": "call", "target": {"module": m, "name": n} | {"$h": id}, "method": str|None, "args": [...], "kwargs": {...}}
+    {"op": "call", "target": {"module": m, "name": n} | {"$h": id}, "method": str|None, "args": [...], "kwargs": {...},
+     "echo_args": bool}
     {"op": "get",  "target": {"$h": id}, "path": [attr or key or index, ...]}
     {"op": "set",  "target": {"$h": id}, "path": [...], "value": ...}
     {"op": "ping"}
@@ -90,7 +91,9 @@ class Worker:
             args = decode(message.get("args", []), buffers, self.resolve)
             kwargs = decode(message.get("kwargs", {"$d": []}), buffers, self.resolve)
             fn = getattr(obj, message["method"]) if message.get("method") else obj
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            # echo_args: also return the arguments as they are after the call (did it modify its inputs?)
+            return {"result": result, "args": list(args)} if message.get("echo_args") else result
         path = message.get("path", [])
         if op == "get":
             for key in path:

@@ -1,0 +1,61 @@
+"""Grade one submission: intake, workspace, sandbox, spec run, results."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from grader import REFERENCE_DIR
+from grader.results import GradeResult, TestResult
+from grader.sandbox.client import Sandbox
+from grader.sandbox.limits import Limits
+from grader.spec_run import SPEC_DIR, SpecContext, run_specs
+from grader.submission import Intake, SubmissionError, take, worker_copy
+from grader.workspace import Workspace
+from test_specs.contract import SUBMITTED_MODULES
+from test_specs.rubric import AUTOGRADED_SECTIONS, HAND_GRADED
+
+IRIS_CSV = REFERENCE_DIR / "data" / "iris.csv"
+
+
+def grade_numpy(intake: Intake | None, workspace: Workspace, isolation: str | None, deadline_at: float | None,
+                limits: Limits = Limits(), spec_folders: tuple[str, ...] = ("public", "hidden"),
+                unreadable: str | None = None) -> tuple[list[TestResult], str, str]:
+    """Sections 1.1 and 1.2: (results, isolation description, seed)."""
+    if intake is None:  # nothing readable: every module is blocked with the same message
+        problems = {module: unreadable or "the submission could not be read" for module in SUBMITTED_MODULES}
+        sources, seed, folder = {}, "0" * 64, workspace.path("worker")
+    else:
+        problems = intake.module_problems()
+        sources = {m: intake.files[f"{m}.py"].read_text(encoding="utf-8-sig") for m in SUBMITTED_MODULES
+                   if f"{m}.py" in intake.files}
+        seed, folder = intake.digest, worker_copy(intake, workspace.path("worker"), REFERENCE_DIR)
+    with Sandbox(folder, isolation, limits, blocked_modules=problems) as sandbox:
+        context = SpecContext(sandbox, sources, problems, seed, IRIS_CSV)
+        results = run_specs(context, [SPEC_DIR / f for f in spec_folders], AUTOGRADED_SECTIONS["numpy"], deadline_at)
+        description = sandbox.description
+    return results, description, seed
+
+
+def grade(submission: Path, isolation: str | None = "auto", notebook: bool = True, deadline: float | None = None,
+          data_dir: Path | None = None, keep_dir: Path | None = None) -> GradeResult:
+    """Grade ``submission`` (a folder or a zip). ``deadline``: seconds after which no new test starts."""
+    start = time.monotonic()
+    deadline_at = start + deadline if deadline else None
+    notes: list[str] = []
+    with Workspace() as workspace:
+        intake, unreadable = None, None
+        try:
+            intake = take(Path(submission), workspace.path("unpacked"))
+            notes += intake.notes
+            notes += [problem for name, problem in intake.problems.items()]
+        except SubmissionError as exc:
+            unreadable = str(exc)
+            notes.append(unreadable)
+        tests, description, seed = grade_numpy(intake, workspace, isolation, deadline_at, unreadable=unreadable)
+        if notebook:
+            from grader.notebook.grade import grade_notebook
+
+            tests += grade_notebook(intake, workspace, isolation, deadline_at, data_dir, keep_dir, unreadable)
+    return GradeResult(tests=tests, execution_time=time.monotonic() - start, isolation=description, seed=seed,
+                       notes=notes, hand_graded=list(HAND_GRADED))

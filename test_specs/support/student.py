@@ -1,0 +1,81 @@
+"""The student's code, reached through the sandbox in the contract's terms."""
+
+from __future__ import annotations
+
+import ast
+
+import numpy as np
+
+from test_specs.contract import MEMBER_MODULE, SIGNATURES
+from test_specs.support.compare import fail
+from test_specs.support.loops import batch_loops
+
+
+class Student:
+    def __init__(self, sandbox, sources: dict[str, str], problems: dict[str, str]) -> None:
+        self.sb = sandbox
+        self.sources = sources
+        self.problems = problems
+
+    def relu(self):
+        return self.sb.new("activations", "ReLU")
+
+    def softmax(self):
+        return self.sb.new("activations", "SoftMax")
+
+    def cross_entropy(self):
+        return self.sb.new("loss", "CrossEntropyLoss")
+
+    def layer(self, n_out: int, activation: str):
+        return self.sb.new("layers", "FullyConnectedLayer", n_out=n_out, activation=activation)
+
+    def layer_with(self, W: np.ndarray, b: np.ndarray, activation: str):
+        """A layer whose parameters are W (n_in, n_out) and b (1, n_out), set through the provided _init_parameters."""
+        layer = self.layer(W.shape[1], activation)
+        layer.call("_init_parameters", (1, W.shape[0]))
+        layer.set("parameters", "W", value=W)
+        layer.set("parameters", "b", value=b)
+        return layer
+
+    def model(self, sizes: tuple[int, ...], activations: tuple[str, ...], lr: float = 0.1, momentum: float = 0.0,
+              seed: int = 0):
+        layer_args = [{"name": "fully_connected", "n_out": n, "activation": a} for n, a in zip(sizes, activations)]
+        return self.sb.new("model", "NeuralNetworkModel", "cross_entropy", layer_args,
+                           {"name": "SGD", "lr": lr, "momentum": momentum}, seed=seed, timeout=20)
+
+    # -- source checks (ast only; nothing runs) ---------------------------------------------
+
+    def source(self, module: str) -> str:
+        if module in self.problems:
+            fail(module + ".py", self.problems[module])
+        return self.sources[module]
+
+    def check_prototype(self, member: str) -> None:
+        """The member exists with the contract's parameter names, in order."""
+        module = MEMBER_MODULE[member]
+        tree = ast.parse(self.source(module))
+        cls, method = member.split(".")
+        classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+        if cls not in classes:
+            fail(member, f"class {cls} is not defined in {module}.py", "keep the class names of the starter code",
+                 found=", ".join(sorted(classes)) or "no classes")
+        methods = {n.name: n for n in classes[cls].body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        if method not in methods:
+            fail(member, f"{cls} has no method {method}", "keep the method names of the starter code",
+                 found=", ".join(sorted(methods)) or "no methods")
+        params = tuple(a.arg for a in methods[method].args.args)
+        expected = SIGNATURES[member]
+        if params[: len(expected)] != expected or len(params) > len(expected) + len(methods[method].args.defaults):
+            fail(member, "the parameters differ from the starter code's prototype", "use the prototype provided",
+                 expected=f"{method}({', '.join(expected)})", got=f"{method}({', '.join(params)})")
+
+    def check_no_batch_loop(self, member: str) -> None:
+        module = MEMBER_MODULE[member]
+        try:
+            findings = batch_loops(self.source(module), member)
+        except KeyError:
+            fail(member, f"not found in {module}.py")
+        if findings:
+            fail(member, "loops over the rows of the mini-batch; it must be vectorised",
+                 "use whole-array NumPy operations (broadcasting, sum(axis=...), @) instead of a Python loop",
+                 found="\n" + "\n".join(f"    {f}" for f in findings))
