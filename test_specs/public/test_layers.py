@@ -1,6 +1,7 @@
 """Section 1.1: FullyConnectedLayer (visible tests)."""
 
 import numpy as np
+import pytest
 
 from test_specs.support.compare import as_array, assert_close, assert_gradient, assert_unchanged, fail
 from test_specs.support.gradcheck import linear_probe, numerical_gradient
@@ -11,11 +12,20 @@ W = np.array([[1.0, 0.0, -1.0], [0.0, 1.0, 1.0]])
 B = np.array([[0.5, 0.0, -2.0]])
 Z = np.array([[1.5, 2.0, -1.0], [-0.5, 3.0, 2.0]])       # X W + b, by hand
 UPSTREAM = np.ones((2, 3))
-DLDZ = np.array([[1.0, 1.0, 0.0], [0.0, 1.0, 1.0]])        # ReLU mask of Z
-DW = np.array([[1.0, 0.0, -1.0], [2.0, 5.0, 3.0]])         # X^T dLdZ
-DB = np.array([[1.0, 2.0, 1.0]])                           # column sums of dLdZ
-DX = np.array([[1.0, 1.0], [-1.0, 2.0]])                   # dLdZ W^T
+# By hand, per activation: output, and dW = X^T dLdZ, db = column sums of dLdZ, dX = dLdZ W^T
+# (for ReLU, dLdZ = [[1, 1, 0], [0, 1, 1]]; for the identity, dLdZ = UPSTREAM).
+HAND = {
+    "relu": {"Y": np.maximum(Z, 0), "W": np.array([[1.0, 0.0, -1.0], [2.0, 5.0, 3.0]]),
+             "b": np.array([[1.0, 2.0, 1.0]]), "X": np.array([[1.0, 1.0], [-1.0, 2.0]])},
+    "linear": {"Y": Z, "W": np.array([[0.0, 0.0, 0.0], [5.0, 5.0, 5.0]]),
+               "b": np.array([[2.0, 2.0, 2.0]]), "X": np.array([[0.0, 2.0], [0.0, 2.0]])},
+}
 FORWARD_HINT = "Z = X @ W + b (b broadcasts over the rows), then apply the layer's activation"
+
+
+@pytest.fixture(scope="module")
+def act(student) -> str:
+    return student.layer_activation()
 
 
 def random_layer(student, rng, m, n_in, n_out, activation):
@@ -67,19 +77,17 @@ def test_fc_forward_linear_values(student):
 
 
 @graded("1.1.38")
-def test_fc_forward_relu_values(student):
+def test_fc_forward_relu_values(student, act):
     """FullyConnectedLayer.forward: hand-checked values, ReLU activation"""
-    assert_close(student.layer_with(W, B, "relu").call("forward", X), np.maximum(Z, 0),
-                 "FullyConnectedLayer.forward (relu)", FORWARD_HINT)
+    assert_close(student.layer_with(W, B, act).call("forward", X), HAND[act]["Y"],
+                 f"FullyConnectedLayer.forward ({act})", FORWARD_HINT)
 
 
 @graded("1.1.39")
-def test_fc_forward_softmax_rows(student, rng):
-    """FullyConnectedLayer.forward: softmax activation gives rows summing to 1, batch 6"""
-    layer, X_, _, _ = random_layer(student, rng, 6, 4, 5, "softmax")
-    Y = as_array(layer.call("forward", X_), (6, 5), "FullyConnectedLayer.forward (softmax)")
-    if not np.allclose(Y.sum(axis=1), 1.0):
-        fail("FullyConnectedLayer.forward (softmax)", "rows do not sum to 1", "apply self.activation to Z")
+def test_fc_forward_single_output(student, rng):
+    """FullyConnectedLayer.forward: a single output unit, W (6, 1), batch 3"""
+    layer, X_, W_, b_ = random_layer(student, rng, 3, 6, 1, "linear")
+    assert_close(layer.call("forward", X_), X_ @ W_ + b_, "FullyConnectedLayer.forward (n_out = 1)", FORWARD_HINT)
 
 
 @graded("1.1.40")
@@ -97,9 +105,9 @@ def test_fc_forward_batch_8(student, rng):
 
 
 @graded("1.1.42")
-def test_fc_forward_caches(student):
+def test_fc_forward_caches(student, act):
     """FullyConnectedLayer.forward: caches X and Z for the backward pass"""
-    layer = student.layer_with(W, B, "relu")
+    layer = student.layer_with(W, B, act)
     layer.call("forward", X)
     cache = layer.get("cache")
     if not isinstance(cache, dict) or "X" not in cache or "Z" not in cache:
@@ -121,66 +129,66 @@ def test_fc_forward_keeps_parameters(student, rng):
 
 
 @graded("1.1.44")
-def test_fc_forward_leaves_input(student, rng):
+def test_fc_forward_leaves_input(student, rng, act):
     """FullyConnectedLayer.forward: leaves X and the parameters unmodified"""
-    layer, X_, W_, _ = random_layer(student, rng, 5, 3, 4, "relu")
+    layer, X_, W_, _ = random_layer(student, rng, 5, 3, 4, act)
     _, (X_after,) = layer.call_echo("forward", X_)
     assert_unchanged(X_, X_after, "FullyConnectedLayer.forward (X)")
     assert_unchanged(W_, layer.get("parameters", "W"), "FullyConnectedLayer.forward (W)")
 
 
 @graded("1.1.45")
-def test_fc_forward_vectorised(student):
+def test_fc_forward_vectorised(student, act):
     """FullyConnectedLayer.forward: vectorised, no loop over the batch"""
-    student.layer_with(W, B, "relu").call("forward", X)
+    student.layer_with(W, B, act).call("forward", X)
     student.check_no_batch_loop("FullyConnectedLayer.forward")
 
 
 # ---- FullyConnectedLayer.backward ---------------------------------------------------------
 
-def relu_layer_after_forward(student):
-    layer = student.layer_with(W, B, "relu")
+def layer_after_forward(student, act):
+    layer = student.layer_with(W, B, act)
     layer.call("forward", X)
     return layer
 
 
 @graded("1.1.47")
-def test_fc_backward_prototype(student):
+def test_fc_backward_prototype(student, act):
     """FullyConnectedLayer.backward: prototype backward(self, dLdY) returns dX of shape (m, n_in)"""
     student.check_prototype("FullyConnectedLayer.backward")
-    as_array(relu_layer_after_forward(student).call("backward", UPSTREAM), X.shape, "FullyConnectedLayer.backward",
+    as_array(layer_after_forward(student, act).call("backward", UPSTREAM), X.shape, "FullyConnectedLayer.backward",
              "return dL/dX = dLdZ @ W.T, shape (m, n_in)")
 
 
 @graded("1.1.48")
-def test_fc_backward_dW_values(student):
+def test_fc_backward_dW_values(student, act):
     """FullyConnectedLayer.backward: hand-checked gradients['W'], ReLU"""
-    layer = relu_layer_after_forward(student)
+    layer = layer_after_forward(student, act)
     layer.call("backward", UPSTREAM)
-    assert_close(layer.get("gradients", "W"), DW, "gradients['W']",
+    assert_close(layer.get("gradients", "W"), HAND[act]["W"], "gradients['W']",
                  "dLdZ = activation.backward(Z, dLdY); gradients['W'] = X.T @ dLdZ")
 
 
 @graded("1.1.49")
-def test_fc_backward_db_values(student):
+def test_fc_backward_db_values(student, act):
     """FullyConnectedLayer.backward: hand-checked gradients['b'] of shape (1, n_out)"""
-    layer = relu_layer_after_forward(student)
+    layer = layer_after_forward(student, act)
     layer.call("backward", UPSTREAM)
-    assert_close(layer.get("gradients", "b"), DB, "gradients['b']",
+    assert_close(layer.get("gradients", "b"), HAND[act]["b"], "gradients['b']",
                  "sum dLdZ over the batch with keepdims=True: shape (1, n_out)")
 
 
 @graded("1.1.50")
-def test_fc_backward_dX_values(student):
+def test_fc_backward_dX_values(student, act):
     """FullyConnectedLayer.backward: hand-checked dL/dX"""
-    assert_close(relu_layer_after_forward(student).call("backward", UPSTREAM), DX, "dL/dX",
+    assert_close(layer_after_forward(student, act).call("backward", UPSTREAM), HAND[act]["X"], "dL/dX",
                  "return dLdZ @ W.T")
 
 
 @graded("1.1.51")
-def test_fc_backward_gradcheck_dW(student, rng):
+def test_fc_backward_gradcheck_dW(student, rng, act):
     """FullyConnectedLayer.backward: gradient check of dW, ReLU, batch 8, non-square W (4, 6)"""
-    layer, X_, W_, b_ = random_layer(student, rng, 8, 4, 6, "relu")
+    layer, X_, W_, b_ = random_layer(student, rng, 8, 4, 6, act)
     upstream = rng.normal(size=(8, 6))
     _, num_W, _ = gradients_by_differences(layer, X_, W_, b_, upstream)
     layer.call("backward", upstream)
@@ -188,9 +196,9 @@ def test_fc_backward_gradcheck_dW(student, rng):
 
 
 @graded("1.1.52")
-def test_fc_backward_gradcheck_db(student, rng):
+def test_fc_backward_gradcheck_db(student, rng, act):
     """FullyConnectedLayer.backward: gradient check of db, ReLU, batch 8, non-square W (4, 6)"""
-    layer, X_, W_, b_ = random_layer(student, rng, 8, 4, 6, "relu")
+    layer, X_, W_, b_ = random_layer(student, rng, 8, 4, 6, act)
     upstream = rng.normal(size=(8, 6))
     _, _, num_b = gradients_by_differences(layer, X_, W_, b_, upstream)
     layer.call("backward", upstream)
@@ -198,30 +206,30 @@ def test_fc_backward_gradcheck_db(student, rng):
 
 
 @graded("1.1.53")
-def test_fc_backward_gradcheck_dX(student, rng):
+def test_fc_backward_gradcheck_dX(student, rng, act):
     """FullyConnectedLayer.backward: gradient check of dX, ReLU, batch 8, non-square W (4, 6)"""
-    layer, X_, W_, b_ = random_layer(student, rng, 8, 4, 6, "relu")
+    layer, X_, W_, b_ = random_layer(student, rng, 8, 4, 6, act)
     upstream = rng.normal(size=(8, 6))
     num_X, _, _ = gradients_by_differences(layer, X_, W_, b_, upstream)
     assert_gradient(layer.call("backward", upstream), num_X, "dL/dX (relu, batch 8)")
 
 
 @graded("1.1.54")
-def test_fc_backward_gradcheck_softmax_batch_1(student, rng):
-    """FullyConnectedLayer.backward: gradient check of dW, db and dX, softmax, batch 1, W (5, 3)"""
-    layer, X_, W_, b_ = random_layer(student, rng, 1, 5, 3, "softmax")
+def test_fc_backward_gradcheck_batch_1(student, rng, act):
+    """FullyConnectedLayer.backward: gradient check of dW, db and dX, ReLU, batch 1, W (5, 3)"""
+    layer, X_, W_, b_ = random_layer(student, rng, 1, 5, 3, act)
     upstream = rng.normal(size=(1, 3))
     num_X, num_W, num_b = gradients_by_differences(layer, X_, W_, b_, upstream)
     dX = layer.call("backward", upstream)
-    assert_gradient(layer.get("gradients", "W"), num_W, "gradients['W'] (softmax, batch 1)")
-    assert_gradient(layer.get("gradients", "b"), num_b, "gradients['b'] (softmax, batch 1)")
-    assert_gradient(dX, num_X, "dL/dX (softmax, batch 1)")
+    assert_gradient(layer.get("gradients", "W"), num_W, "gradients['W'] (batch 1)")
+    assert_gradient(layer.get("gradients", "b"), num_b, "gradients['b'] (batch 1)")
+    assert_gradient(dX, num_X, "dL/dX (batch 1)")
 
 
 @graded("1.1.55")
-def test_fc_backward_gradient_shapes(student, rng):
+def test_fc_backward_gradient_shapes(student, rng, act):
     """FullyConnectedLayer.backward: gradients hold W (n_in, n_out) and b (1, n_out)"""
-    layer, X_, _, _ = random_layer(student, rng, 3, 6, 2, "relu")
+    layer, X_, _, _ = random_layer(student, rng, 3, 6, 2, act)
     layer.call("forward", X_)
     layer.call("backward", rng.normal(size=(3, 2)))
     as_array(layer.get("gradients", "W"), (6, 2), "gradients['W']")
@@ -242,9 +250,9 @@ def test_fc_backward_overwrites(student, rng):
 
 
 @graded("1.1.57")
-def test_fc_backward_leaves_inputs(student, rng):
+def test_fc_backward_leaves_inputs(student, rng, act):
     """FullyConnectedLayer.backward: leaves dLdY and the parameters unmodified"""
-    layer, X_, W_, b_ = random_layer(student, rng, 5, 3, 4, "relu")
+    layer, X_, W_, b_ = random_layer(student, rng, 5, 3, 4, act)
     layer.call("forward", X_)
     upstream = rng.normal(size=(5, 4))
     _, (upstream_after,) = layer.call_echo("backward", upstream)
@@ -254,7 +262,7 @@ def test_fc_backward_leaves_inputs(student, rng):
 
 
 @graded("1.1.58")
-def test_fc_backward_vectorised(student):
+def test_fc_backward_vectorised(student, act):
     """FullyConnectedLayer.backward: vectorised, no loop over the batch"""
-    relu_layer_after_forward(student).call("backward", UPSTREAM)
+    layer_after_forward(student, act).call("backward", UPSTREAM)
     student.check_no_batch_loop("FullyConnectedLayer.backward")

@@ -16,6 +16,23 @@ class Student:
         self.sb = sandbox
         self.sources = sources
         self.problems = problems
+        self._layer_activation: str | None = None
+
+    def layer_activation(self) -> str:
+        """"relu" when the student's ReLU is right, else the provided "linear".
+
+        Layer tests use it so that a ReLU bug is charged to ReLU alone, not to the layer too.
+        """
+        if self._layer_activation is None:
+            Z, dY = np.array([[-1.5, 2.0, 0.5], [3.0, -0.25, -4.0]]), np.arange(1.0, 7.0).reshape(2, 3)
+            try:
+                relu = self.relu()
+                ok = (np.array_equal(relu.call("forward", Z), Z * (Z > 0))
+                      and np.array_equal(relu.call("backward", Z, dY), dY * (Z > 0)))
+            except Exception:  # noqa: BLE001 - any failure means ReLU is not usable here
+                ok = False
+            self._layer_activation = "relu" if ok else "linear"
+        return self._layer_activation
 
     def relu(self):
         return self.sb.new("activations", "ReLU")
