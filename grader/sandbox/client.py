@@ -54,6 +54,10 @@ class CallTimedOut(SandboxError):
     """A call did not return within its time limit; the worker was killed."""
 
 
+class OutputFlood(SandboxError):
+    """The worker printed more than its output budget; it was stopped."""
+
+
 class Unavailable(SandboxError):
     """The call was not attempted: the module has a submission problem, or the member hung before."""
 
@@ -70,7 +74,7 @@ class _Drain(threading.Thread):
 
     def run(self) -> None:
         try:
-            while chunk := self.stream.read1(1 << 16):
+            while chunk := self.stream.read1(1 << 20):
                 self.total += len(chunk)
                 if len(self.kept) < self.cap:
                     self.kept += chunk[: self.cap - len(self.kept)]
@@ -224,6 +228,9 @@ class Sandbox:
         """What the student's code printed so far (capped per stream and worker)."""
         return (self._old_output + self._output_now())[-4 * self.limits.output_bytes:]
 
+    def _flooded(self) -> bool:
+        return sum(d.total for d in self._drains) > self.limits.output_budget
+
     def _output_now(self) -> str:
         return "".join(d.text() for d in self._drains if d.total)
 
@@ -260,6 +267,10 @@ class Sandbox:
             if key:
                 self.bad_members[key] = f"not called again: {key} did not return within {timeout or self.call_timeout:g} s in an earlier test"
             raise exc
+        except OutputFlood as exc:
+            if key:
+                self.bad_members[key] = f"not called again: {key} {exc}"
+            raise exc
         except WorkerDied as exc:
             if key:
                 self.crashes[key] = self.crashes.get(key, 0) + 1
@@ -271,7 +282,14 @@ class Sandbox:
         deadline = time.monotonic() + timeout
         try:
             write_frame(self._request_fd, message, buffers)
-            reply, reply_buffers = read_frame(self._response_fd, lambda fd, n: _read_before(fd, n, deadline))
+            reply, reply_buffers = read_frame(self._response_fd,
+                                              lambda fd, n: _read_before(fd, n, deadline, self._flooded))
+            if self._flooded():  # the call returned, but printed past the budget on the way
+                raise OutputFlood
+        except OutputFlood:
+            self._kill()
+            self.restarts += 1
+            raise OutputFlood(f"printed more than {self.limits.output_budget >> 20} MB; the worker was stopped") from None
         except TimeoutError:
             self._kill()
             self.restarts += 1
@@ -330,14 +348,18 @@ def _shift(tree, offset: int):
     return tree
 
 
-def _read_before(fd: int, n: int, deadline: float) -> bytes:
+def _read_before(fd: int, n: int, deadline: float, flooded=lambda: False) -> bytes:
     chunks, got = [], 0
     poller = select.poll()
     poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
     while got < n:
         remaining = deadline - time.monotonic()
-        if remaining <= 0 or not poller.poll(remaining * 1000):
+        if remaining <= 0:
             raise TimeoutError
+        if not poller.poll(min(remaining, 0.2) * 1000):
+            if flooded():
+                raise OutputFlood
+            continue
         chunk = os.read(fd, min(n - got, 1 << 20))
         if not chunk:
             raise EOFError

@@ -15,6 +15,7 @@ class Limits:
     processes: int = 64               # tasks (pids cgroup where available; RLIMIT_NPROC for a dropped uid)
     open_files: int = 256
     output_bytes: int = 64 << 10      # stdout/stderr kept per stream; the rest is counted and dropped
+    output_budget: int = 128 << 20    # total printed by one worker before it is stopped as a flood
 
     def rlimits(self) -> dict:
         """The names the worker understands (see runtime/worker.py)."""

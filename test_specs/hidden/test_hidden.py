@@ -61,7 +61,12 @@ def test_hidden_fc_backward(student, rng):
     dY = rng.normal(size=(X.shape[0], n_out))
     activation = student.layer_activation()  # a ReLU bug is charged to ReLU only
     layer = student.layer_with(W, b, activation)
-    layer.call("forward", X)
+    try:
+        layer.call("forward", X)
+    except Exception:  # noqa: BLE001 - judged by the forward's tests
+        pass
+    layer.set("cache", "X", value=X)
+    layer.set("cache", "Z", value=X @ W + b)  # backward is judged on its own
     dX = layer.call("backward", dY)
     expected = oracle.dense_grads(X, W, b, activation, dY)
     assert_close(layer.get("gradients", "W"), expected["W"], "gradients['W'] (hidden input)", rtol=1e-5, atol=1e-10)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from test_specs.support import formulas
 from test_specs.support.compare import as_array, assert_close, assert_gradient, assert_unchanged, fail
 from test_specs.support.gradcheck import linear_probe, numerical_gradient
 from test_specs.support.graded import graded
@@ -33,17 +34,29 @@ def random_layer(student, rng, m, n_in, n_out, activation):
     return student.layer_with(W_, b_, activation), rng.normal(size=(m, n_in)), W_, b_
 
 
-def gradients_by_differences(layer, X_, W_, b_, upstream):
-    """Central differences of sum(forward(X) * upstream) w.r.t. X, W and b, through the student's forward."""
-    def forward_with(W_new, b_new, X_new=X_):
-        layer.set("parameters", "W", value=W_new)
-        layer.set("parameters", "b", value=b_new)
-        return layer.call("forward", X_new)
+ACTIVATION = {"relu": formulas.relu, "linear": lambda Z: Z}
 
-    num_X = numerical_gradient(linear_probe(lambda x: forward_with(W_, b_, x), upstream), X_)
-    num_W = numerical_gradient(linear_probe(lambda w: forward_with(w, b_), upstream), W_)
-    num_b = numerical_gradient(linear_probe(lambda b: forward_with(W_, b), upstream), b_)
-    forward_with(W_, b_)  # leave the cache holding the original forward pass
+
+def ready_for_backward(layer, X_, W_, b_, act):
+    """Run the student's forward (it may cache more), then put the true X and Z in the cache.
+
+    Backward is then judged on its own: a forward bug is charged to forward alone.
+    """
+    try:
+        layer.call("forward", X_)
+    except Exception:  # noqa: BLE001 - the forward's own tests report it
+        pass
+    layer.set("cache", "X", value=X_)
+    layer.set("cache", "Z", value=X_ @ W_ + b_)
+    return layer
+
+
+def gradients_by_differences(X_, W_, b_, upstream, act):
+    """Central differences of sum(act(X W + b) * upstream) w.r.t. X, W and b (the contract's layer)."""
+    f = ACTIVATION[act]
+    num_X = numerical_gradient(linear_probe(lambda x: f(x @ W_ + b_), upstream), X_)
+    num_W = numerical_gradient(linear_probe(lambda w: f(X_ @ w + b_), upstream), W_)
+    num_b = numerical_gradient(linear_probe(lambda b: f(X_ @ W_ + b), upstream), b_)
     return num_X, num_W, num_b
 
 
@@ -130,26 +143,25 @@ def test_fc_forward_keeps_parameters(student, rng):
 
 @graded("1.1.44")
 def test_fc_forward_leaves_input(student, rng, act):
-    """FullyConnectedLayer.forward: leaves X and the parameters unmodified"""
-    layer, X_, W_, _ = random_layer(student, rng, 5, 3, 4, act)
-    _, (X_after,) = layer.call_echo("forward", X_)
+    """FullyConnectedLayer.forward: correct and leaves X and the parameters unmodified"""
+    layer, X_, W_, b_ = random_layer(student, rng, 5, 3, 4, act)
+    out, (X_after,) = layer.call_echo("forward", X_)
+    assert_close(out, ACTIVATION[act](X_ @ W_ + b_), "FullyConnectedLayer.forward", FORWARD_HINT)
     assert_unchanged(X_, X_after, "FullyConnectedLayer.forward (X)")
     assert_unchanged(W_, layer.get("parameters", "W"), "FullyConnectedLayer.forward (W)")
 
 
 @graded("1.1.45")
 def test_fc_forward_vectorised(student, act):
-    """FullyConnectedLayer.forward: vectorised, no loop over the batch"""
-    student.layer_with(W, B, act).call("forward", X)
+    """FullyConnectedLayer.forward: correct and vectorised, no loop over the batch"""
+    assert_close(student.layer_with(W, B, act).call("forward", X), HAND[act]["Y"], "FullyConnectedLayer.forward")
     student.check_no_batch_loop("FullyConnectedLayer.forward")
 
 
 # ---- FullyConnectedLayer.backward ---------------------------------------------------------
 
 def layer_after_forward(student, act):
-    layer = student.layer_with(W, B, act)
-    layer.call("forward", X)
-    return layer
+    return ready_for_backward(student.layer_with(W, B, act), X, W, B, act)
 
 
 @graded("1.1.47")
@@ -190,8 +202,8 @@ def test_fc_backward_gradcheck_dW(student, rng, act):
     """FullyConnectedLayer.backward: gradient check of dW, ReLU, batch 8, non-square W (4, 6)"""
     layer, X_, W_, b_ = random_layer(student, rng, 8, 4, 6, act)
     upstream = rng.normal(size=(8, 6))
-    _, num_W, _ = gradients_by_differences(layer, X_, W_, b_, upstream)
-    layer.call("backward", upstream)
+    _, num_W, _ = gradients_by_differences(X_, W_, b_, upstream, act)
+    ready_for_backward(layer, X_, W_, b_, act).call("backward", upstream)
     assert_gradient(layer.get("gradients", "W"), num_W, "gradients['W'] (relu, batch 8)")
 
 
@@ -200,8 +212,8 @@ def test_fc_backward_gradcheck_db(student, rng, act):
     """FullyConnectedLayer.backward: gradient check of db, ReLU, batch 8, non-square W (4, 6)"""
     layer, X_, W_, b_ = random_layer(student, rng, 8, 4, 6, act)
     upstream = rng.normal(size=(8, 6))
-    _, _, num_b = gradients_by_differences(layer, X_, W_, b_, upstream)
-    layer.call("backward", upstream)
+    _, _, num_b = gradients_by_differences(X_, W_, b_, upstream, act)
+    ready_for_backward(layer, X_, W_, b_, act).call("backward", upstream)
     assert_gradient(layer.get("gradients", "b"), num_b, "gradients['b'] (relu, batch 8)")
 
 
@@ -210,8 +222,8 @@ def test_fc_backward_gradcheck_dX(student, rng, act):
     """FullyConnectedLayer.backward: gradient check of dX, ReLU, batch 8, non-square W (4, 6)"""
     layer, X_, W_, b_ = random_layer(student, rng, 8, 4, 6, act)
     upstream = rng.normal(size=(8, 6))
-    num_X, _, _ = gradients_by_differences(layer, X_, W_, b_, upstream)
-    assert_gradient(layer.call("backward", upstream), num_X, "dL/dX (relu, batch 8)")
+    num_X, _, _ = gradients_by_differences(X_, W_, b_, upstream, act)
+    assert_gradient(ready_for_backward(layer, X_, W_, b_, act).call("backward", upstream), num_X, "dL/dX (relu, batch 8)")
 
 
 @graded("1.1.54")
@@ -219,8 +231,8 @@ def test_fc_backward_gradcheck_batch_1(student, rng, act):
     """FullyConnectedLayer.backward: gradient check of dW, db and dX, ReLU, batch 1, W (5, 3)"""
     layer, X_, W_, b_ = random_layer(student, rng, 1, 5, 3, act)
     upstream = rng.normal(size=(1, 3))
-    num_X, num_W, num_b = gradients_by_differences(layer, X_, W_, b_, upstream)
-    dX = layer.call("backward", upstream)
+    num_X, num_W, num_b = gradients_by_differences(X_, W_, b_, upstream, act)
+    dX = ready_for_backward(layer, X_, W_, b_, act).call("backward", upstream)
     assert_gradient(layer.get("gradients", "W"), num_W, "gradients['W'] (batch 1)")
     assert_gradient(layer.get("gradients", "b"), num_b, "gradients['b'] (batch 1)")
     assert_gradient(dX, num_X, "dL/dX (batch 1)")
@@ -229,9 +241,8 @@ def test_fc_backward_gradcheck_batch_1(student, rng, act):
 @graded("1.1.55")
 def test_fc_backward_gradient_shapes(student, rng, act):
     """FullyConnectedLayer.backward: gradients hold W (n_in, n_out) and b (1, n_out)"""
-    layer, X_, _, _ = random_layer(student, rng, 3, 6, 2, act)
-    layer.call("forward", X_)
-    layer.call("backward", rng.normal(size=(3, 2)))
+    layer, X_, W_, b_ = random_layer(student, rng, 3, 6, 2, act)
+    ready_for_backward(layer, X_, W_, b_, act).call("backward", rng.normal(size=(3, 2)))
     as_array(layer.get("gradients", "W"), (6, 2), "gradients['W']")
     as_array(layer.get("gradients", "b"), (1, 2), "gradients['b']", "keep b's gradient 2-D: keepdims=True")
 
@@ -239,10 +250,9 @@ def test_fc_backward_gradient_shapes(student, rng, act):
 @graded("1.1.56")
 def test_fc_backward_overwrites(student, rng):
     """FullyConnectedLayer.backward: each call overwrites the gradients (no accumulation)"""
-    layer, X_, _, _ = random_layer(student, rng, 4, 3, 2, "linear")
+    layer, X_, W_, b_ = random_layer(student, rng, 4, 3, 2, "linear")
     upstream = rng.normal(size=(4, 2))
-    layer.call("forward", X_)
-    layer.call("backward", upstream)
+    ready_for_backward(layer, X_, W_, b_, "linear").call("backward", upstream)
     first = layer.get("gradients", "W")
     layer.call("backward", upstream)
     assert_close(layer.get("gradients", "W"), first, "gradients['W'] after a second identical backward",
@@ -251,11 +261,12 @@ def test_fc_backward_overwrites(student, rng):
 
 @graded("1.1.57")
 def test_fc_backward_leaves_inputs(student, rng, act):
-    """FullyConnectedLayer.backward: leaves dLdY and the parameters unmodified"""
+    """FullyConnectedLayer.backward: correct and leaves dLdY and the parameters unmodified"""
     layer, X_, W_, b_ = random_layer(student, rng, 5, 3, 4, act)
-    layer.call("forward", X_)
+    ready_for_backward(layer, X_, W_, b_, act)
     upstream = rng.normal(size=(5, 4))
-    _, (upstream_after,) = layer.call_echo("backward", upstream)
+    dX, (upstream_after,) = layer.call_echo("backward", upstream)
+    assert_gradient(dX, gradients_by_differences(X_, W_, b_, upstream, act)[0], "dL/dX")
     assert_unchanged(upstream, upstream_after, "FullyConnectedLayer.backward (dLdY)")
     assert_unchanged(W_, layer.get("parameters", "W"), "FullyConnectedLayer.backward (W)")
     assert_unchanged(b_, layer.get("parameters", "b"), "FullyConnectedLayer.backward (b)")
@@ -263,6 +274,6 @@ def test_fc_backward_leaves_inputs(student, rng, act):
 
 @graded("1.1.58")
 def test_fc_backward_vectorised(student, act):
-    """FullyConnectedLayer.backward: vectorised, no loop over the batch"""
-    layer_after_forward(student, act).call("backward", UPSTREAM)
+    """FullyConnectedLayer.backward: correct and vectorised, no loop over the batch"""
+    assert_close(layer_after_forward(student, act).call("backward", UPSTREAM), HAND[act]["X"], "dL/dX")
     student.check_no_batch_loop("FullyConnectedLayer.backward")

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from test_specs.support import formulas
 from test_specs.support.compare import as_array, assert_close, assert_gradient, assert_scalar, assert_unchanged
 from test_specs.support.gradcheck import numerical_gradient
 from test_specs.support.graded import graded
@@ -60,17 +61,18 @@ def test_ce_forward_confident(student):
 
 @graded("1.1.65")
 def test_ce_forward_leaves_inputs(student, rng):
-    """CrossEntropyLoss.forward: leaves Y and Y_hat unmodified"""
+    """CrossEntropyLoss.forward: correct and leaves Y and Y_hat unmodified"""
     Y_, P = one_hot_batch(rng, 5, 3)
-    _, (Y_after, P_after) = student.cross_entropy().call_echo("forward", Y_, P)
+    loss, (Y_after, P_after) = student.cross_entropy().call_echo("forward", Y_, P)
+    assert_scalar(loss, formulas.cross_entropy(Y_, P), "CrossEntropyLoss.forward", MEAN_HINT)
     assert_unchanged(Y_, Y_after, "CrossEntropyLoss.forward (Y)")
     assert_unchanged(P, P_after, "CrossEntropyLoss.forward (Y_hat)")
 
 
 @graded("1.1.66")
 def test_ce_forward_vectorised(student):
-    """CrossEntropyLoss.forward: vectorised, no loop over the batch"""
-    student.cross_entropy().call("forward", Y, Y_HAT)
+    """CrossEntropyLoss.forward: correct and vectorised, no loop over the batch"""
+    assert_scalar(student.cross_entropy().call("forward", Y, Y_HAT), LOSS, "CrossEntropyLoss.forward", MEAN_HINT)
     student.check_no_batch_loop("CrossEntropyLoss.forward")
 
 
@@ -95,7 +97,7 @@ def test_ce_backward_gradcheck_batch_8(student, rng):
     """CrossEntropyLoss.backward: gradient check, batch 8, 5 classes"""
     ce = student.cross_entropy()
     Y_, P = one_hot_batch(rng, 8, 5)
-    numeric = numerical_gradient(lambda p: float(ce.call("forward", Y_, p)), P)
+    numeric = numerical_gradient(lambda p: formulas.cross_entropy(Y_, p), P)
     assert_gradient(ce.call("backward", Y_, P), numeric, "CrossEntropyLoss.backward (batch 8)")
 
 
@@ -104,21 +106,22 @@ def test_ce_backward_gradcheck_batch_1(student, rng):
     """CrossEntropyLoss.backward: gradient check, batch 1, 3 classes"""
     ce = student.cross_entropy()
     Y_, P = one_hot_batch(rng, 1, 3)
-    numeric = numerical_gradient(lambda p: float(ce.call("forward", Y_, p)), P)
+    numeric = numerical_gradient(lambda p: formulas.cross_entropy(Y_, p), P)
     assert_gradient(ce.call("backward", Y_, P), numeric, "CrossEntropyLoss.backward (batch 1)")
 
 
 @graded("1.1.72")
 def test_ce_backward_leaves_inputs(student, rng):
-    """CrossEntropyLoss.backward: leaves Y and Y_hat unmodified"""
+    """CrossEntropyLoss.backward: correct and leaves Y and Y_hat unmodified"""
     Y_, P = one_hot_batch(rng, 5, 3)
-    _, (Y_after, P_after) = student.cross_entropy().call_echo("backward", Y_, P)
+    grad, (Y_after, P_after) = student.cross_entropy().call_echo("backward", Y_, P)
+    assert_gradient(grad, numerical_gradient(lambda p: formulas.cross_entropy(Y_, p), P), "CrossEntropyLoss.backward")
     assert_unchanged(Y_, Y_after, "CrossEntropyLoss.backward (Y)")
     assert_unchanged(P, P_after, "CrossEntropyLoss.backward (Y_hat)")
 
 
 @graded("1.1.73")
 def test_ce_backward_vectorised(student):
-    """CrossEntropyLoss.backward: vectorised, no loop over the batch"""
-    student.cross_entropy().call("backward", Y, Y_HAT)
+    """CrossEntropyLoss.backward: correct and vectorised, no loop over the batch"""
+    assert_close(student.cross_entropy().call("backward", Y, Y_HAT), GRAD, "CrossEntropyLoss.backward")
     student.check_no_batch_loop("CrossEntropyLoss.backward")

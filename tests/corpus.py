@@ -1,0 +1,114 @@
+"""Submissions for the harness's own tests, derived from reference/ by exact replacements.
+
+Every replacement must apply, so a variant can never silently equal the reference.
+"""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+
+from grader import REFERENCE_DIR
+
+SUBMITTED = ("activations.py", "layers.py", "loss.py", "model.py", "util.py", "PA3.ipynb")
+
+
+def build(dest: Path, edits: dict[str, list[tuple[str, str]]] | None = None, extra: dict[str, str] | None = None,
+          drop: tuple[str, ...] = (), rename: dict[str, str] | None = None, crlf: bool = False) -> Path:
+    """A submission folder at ``dest``: the reference's submitted files with ``edits`` applied."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in SUBMITTED:
+        if name in drop:
+            continue
+        text = (REFERENCE_DIR / name).read_text()
+        for old, new in (edits or {}).get(name, []):
+            if old not in text:
+                raise AssertionError(f"corpus edit does not apply to {name}: {old!r}")
+            text = text.replace(old, new)
+        if crlf:
+            text = text.replace("\n", "\r\n")
+        (dest / (rename or {}).get(name, name)).write_bytes(text.encode())
+    (dest / "PA3_qa.pdf").write_bytes(b"%PDF-1.4\n% answers\n")
+    for name, text in (extra or {}).items():
+        (dest / name).write_text(text)
+    return dest
+
+
+def zip_folder(folder: Path, archive: Path, inside: str | None = None, junk: bool = False) -> Path:
+    """Zip a folder the way students do: optionally inside one top-level folder, with macOS junk."""
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                name = path.relative_to(folder).as_posix()
+                zf.write(path, f"{inside}/{name}" if inside else name)
+        if junk:
+            zf.writestr("__MACOSX/._activations.py", b"\x00\x05\x16\x07junk")
+            zf.writestr(f"{inside or ''}/.DS_Store".lstrip("/"), b"\x00\x00\x00\x01Bud1")
+            zf.writestr(f"{inside or ''}/__pycache__/layers.cpython-311.pyc".lstrip("/"), b"garbage")
+    return archive
+
+
+def copy_reference(dest: Path) -> Path:
+    return build(dest)
+
+
+# ---- correct implementations in other styles: full marks ---------------------------------------
+
+CORRECT = {
+    "einsum_where_clip": {
+        "activations.py": [("return np.maximum(Z, 0.0)", "return np.where(Z > 0, Z, 0.0)"),
+                           ("return dY * (Z > 0)", "return np.where(Z > 0, dY, 0.0)")],
+        "layers.py": [("Z = X @ W + b", 'Z = np.einsum("mi,io->mo", X, W) + b'),
+                      ('self.gradients["W"] = X.T @ dLdZ', 'self.gradients["W"] = np.einsum("mi,mo->io", X, dLdZ)'),
+                      ('return dLdZ @ self.parameters["W"].T', 'return np.einsum("mo,io->mi", dLdZ, self.parameters["W"])')],
+        "loss.py": [("return -np.sum(Y * np.log(Y_hat)) / m", "return -np.sum(Y * np.log(np.clip(Y_hat, 1e-12, 1.0))) / m"),
+                    ("return -Y / (m * Y_hat)", "return -Y / np.clip(Y_hat, 1e-12, None) / m")],
+    },
+    "loop_in_softmax_backward": {
+        "activations.py": [("        Y = self.forward(Z)\n        return Y * (dY - np.sum(Y * dY, axis=1, keepdims=True))",
+                            "        Y = self.forward(Z)\n        dZ = np.empty_like(dY)\n"
+                            "        for i in range(Z.shape[0]):\n"
+                            "            y = Y[i].reshape(-1, 1)\n"
+                            "            jacobian = np.diagflat(y) - y @ y.T\n"
+                            "            dZ[i] = jacobian @ dY[i]\n"
+                            "        return dZ")],
+    },
+    "other_idioms": {
+        "activations.py": [("return dY * (Z > 0)", "return dY * (Z >= 0).astype(float)"),
+                           ("exps = np.exp(Z - Z.max(axis=1, keepdims=True))", "exps = np.exp(Z - np.max(Z, axis=1)[:, None])")],
+        "layers.py": [('self.gradients["b"] = dLdZ.sum(axis=0, keepdims=True)',
+                       'self.gradients["b"] = np.sum(dLdZ, axis=0).reshape(1, -1)')],
+        "loss.py": [("return -np.sum(Y * np.log(Y_hat)) / m", "return float(np.mean(-np.sum(Y * np.log(Y_hat), axis=1)))")],
+        "model.py": [("L = self.loss.forward(target, out)", "L = self.loss(target, out)"),
+                     ("return Y_hat, self.loss.forward(Y, Y_hat)", "return [Y_hat, self.loss(Y, Y_hat)]")],
+    },
+}
+
+# ---- one-line bugs: (file, old, new, member that must lose points) ------------------------------
+
+MUTANTS = {
+    "relu_forward_abs": ("activations.py", "return np.maximum(Z, 0.0)", "return np.abs(Z)", "ReLU.forward"),
+    "relu_backward_ignores_dY": ("activations.py", "return dY * (Z > 0)", "return 1.0 * (Z > 0)", "ReLU.backward"),
+    "softmax_unstable": ("activations.py", "exps = np.exp(Z - Z.max(axis=1, keepdims=True))", "exps = np.exp(Z)",
+                         "SoftMax.forward"),
+    "softmax_backward_diagonal_only": ("activations.py", "return Y * (dY - np.sum(Y * dY, axis=1, keepdims=True))",
+                                       "return Y * dY", "SoftMax.backward"),
+    "fc_forward_no_bias": ("layers.py", "Z = X @ W + b", "Z = X @ W", "FullyConnectedLayer.forward"),
+    "fc_forward_row_loop": ("layers.py", "Z = X @ W + b", "Z = np.array([x @ W for x in X]) + b",
+                            "FullyConnectedLayer.forward"),
+    "fc_backward_mean_bias": ("layers.py", 'self.gradients["b"] = dLdZ.sum(axis=0, keepdims=True)',
+                              'self.gradients["b"] = dLdZ.mean(axis=0, keepdims=True)', "FullyConnectedLayer.backward"),
+    "fc_backward_accumulates": ("layers.py", 'self.gradients["W"] = X.T @ dLdZ', 'self.gradients["W"] += X.T @ dLdZ',
+                                "FullyConnectedLayer.backward"),
+    "ce_forward_sum": ("loss.py", "return -np.sum(Y * np.log(Y_hat)) / m", "return -np.sum(Y * np.log(Y_hat))",
+                       "CrossEntropyLoss.forward"),
+    "ce_backward_no_mean": ("loss.py", "return -Y / (m * Y_hat)", "return -Y / Y_hat", "CrossEntropyLoss.backward"),
+    "model_forward_skips_last": ("model.py", "        for layer in self.layers:\n            X = layer.forward(X)",
+                                 "        for layer in self.layers[:-1]:\n            X = layer.forward(X)",
+                                 "NeuralNetworkModel.forward"),
+    "model_backward_wrong_order": ("model.py", "for layer in reversed(self.layers):", "for layer in self.layers:",
+                                   "NeuralNetworkModel.backward"),
+    "model_predict_zero_loss": ("model.py", "return Y_hat, self.loss.forward(Y, Y_hat)", "return Y_hat, 0.0",
+                                "NeuralNetworkModel.predict"),
+}
