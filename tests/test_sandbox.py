@@ -1,0 +1,231 @@
+"""The sandbox: the codec never trusts the worker, and each isolation level holds what it promises."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader import PROJECT_ROOT
+from grader.sandbox import isolation
+from grader.sandbox.client import CallTimedOut, Sandbox, StudentRaised, Unavailable, WorkerDied
+from grader.sandbox.runtime.codec import Handle, ProtocolError, decode, encode, read_frame, write_frame
+
+PROBE = '''
+import os, socket, subprocess, sys, time
+
+def look(paths):
+    return {p: os.path.exists(p) for p in paths}
+
+def connect(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        return "connected"
+    except OSError as exc:
+        return type(exc).__name__
+
+def identity():
+    return {"pid": os.getpid(), "uid": os.getuid(), "env": dict(os.environ), "cwd": os.getcwd(),
+            "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit())}
+
+def spawn_orphans(marker):
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", marker], start_new_session=True)
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(300)", marker])
+        os._exit(0)
+    return True
+
+def hang():
+    while True:
+        pass
+
+def echo(x):
+    return x
+'''
+
+
+@pytest.fixture
+def probe_dir(tmp_path) -> Path:
+    tmp_path.chmod(0o711)
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    (folder / "probe.py").write_text(PROBE)
+    return folder
+
+
+def alive_with(marker: str) -> list[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and marker in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                found.append(proc.name)
+        except OSError:
+            pass
+    return found
+
+
+# ---- codec --------------------------------------------------------------------------------
+
+def test_codec_round_trips_plain_values():
+    value = {"a": np.arange(6, dtype=np.int32).reshape(2, 3), "b": [1, 2.5, None, True, "x"],
+             "c": (np.float64(3.5), np.array([[True, False]])), "d": Handle(7, "ReLU")}
+    tree, buffers = encode(value)
+    back = decode(json.loads(json.dumps(tree)), buffers)
+    assert back["a"].dtype == np.int32 and np.array_equal(back["a"], value["a"])
+    assert back["b"] == value["b"] and back["c"][0] == 3.5 and back["c"][1].dtype == bool
+    assert isinstance(back["d"], Handle) and back["d"].type_name == "ReLU"
+
+
+@pytest.mark.parametrize("dtype", ["O", "|O", "V8", "<U4", "S3", "M8[s]", "not-a-dtype", 5])
+def test_codec_refuses_anything_but_plain_numbers(dtype):
+    with pytest.raises(ProtocolError):
+        decode({"$a": 0, "dtype": dtype, "shape": [1]}, [b"\0" * 8])
+
+
+@pytest.mark.parametrize("tree,buffers", [
+    ({"$a": 0, "dtype": "<f8", "shape": [3]}, [b"\0" * 8]),        # size does not match the buffer
+    ({"$a": 1, "dtype": "<f8", "shape": [1]}, [b"\0" * 8]),        # no such buffer
+    ({"$a": 0, "dtype": "<f8", "shape": [-1]}, [b"\0" * 8]),       # negative dimension
+    ({"weird": 1}, []),                                             # unknown object
+    ({"$d": [[1, 2]]}, []),                                         # dict with a non-string key
+])
+def test_codec_refuses_malformed_values(tree, buffers):
+    with pytest.raises(ProtocolError):
+        decode(tree, buffers)
+
+
+def test_codec_refuses_deep_nesting_and_huge_frames():
+    deep = []
+    for _ in range(100):
+        deep = [deep]
+    with pytest.raises(ProtocolError):
+        decode(deep, [])
+    r, w = os.pipe()
+    os.write(w, struct.pack("<II", 1 << 30, 0))
+    with pytest.raises(ProtocolError, match="too large"):
+        read_frame(r)
+    os.close(r)
+    os.close(w)
+
+
+def test_codec_never_unpickles(tmp_path):
+    import pickle
+
+    marker = tmp_path / "pwned"
+    evil = pickle.dumps(type("E", (), {"__reduce__": lambda self: (open, (str(marker), "w"))})())
+    r, w = os.pipe()
+    write_frame(w, {"ok": {"$a": 0, "dtype": "O", "shape": [1]}}, [evil])
+    message, buffers = read_frame(r)
+    with pytest.raises(ProtocolError):
+        decode(message["ok"], buffers)
+    assert not marker.exists()
+
+
+# ---- isolation ----------------------------------------------------------------------------
+
+needs_bwrap = pytest.mark.skipif(isolation.unavailable_reason("bwrap") is not None, reason="bubblewrap not available")
+
+
+@needs_bwrap
+def test_bwrap_worker_sees_only_the_runtime_and_its_submission(probe_dir):
+    secret_paths = [str(PROJECT_ROOT / "grader"), str(PROJECT_ROOT / "test_specs"), str(PROJECT_ROOT / "reference"),
+                    str(probe_dir.parent), "/etc/passwd", "/etc/shadow", "/home", "/var", "/root/.cache"]
+    with Sandbox(probe_dir, "bwrap") as sb:
+        seen = sb.new("probe", "look", secret_paths)
+        me = sb.new("probe", "identity")
+        assert me["cwd"] == isolation.SUBMISSION_IN_SANDBOX
+    assert not any(seen.values()), seen
+    assert me["uid"] == isolation.SANDBOX_UID
+    assert os.getpid() not in me["pids"] and me["pid"] < 10  # its own PID namespace
+
+
+@needs_bwrap
+def test_bwrap_worker_has_no_network(probe_dir):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    try:
+        with Sandbox(probe_dir, "bwrap") as sb:
+            assert sb.new("probe", "connect", port) != "connected"
+        with Sandbox(probe_dir, "process") as sb:  # the same probe does reach it without the namespace
+            assert sb.new("probe", "connect", port) == "connected"
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("level", ["bwrap", "process"])
+def test_worker_environment_is_scrubbed(probe_dir, monkeypatch, level):
+    if isolation.unavailable_reason(level):
+        pytest.skip(isolation.unavailable_reason(level))
+    monkeypatch.setenv("PA3_SECRET_TOKEN", "do-not-leak")
+    with Sandbox(probe_dir, level) as sb:
+        env = sb.new("probe", "identity")["env"]
+    assert "PA3_SECRET_TOKEN" not in env and set(env) <= set(isolation.scrubbed_env()) | {"PWD", "_", "SHLVL", "LC_CTYPE"}
+
+
+@pytest.mark.parametrize("use_cgroup", [True, False])
+def test_orphans_are_killed_at_process_level(probe_dir, use_cgroup):
+    """Without bwrap's PID namespace: the pids cgroup, or else the subreaper sweep, finds every escapee."""
+    marker = f"pa3probe{uuid.uuid4().hex[:10]}"
+    with Sandbox(probe_dir, "process", use_cgroup=use_cgroup) as sb:
+        assert sb.new("probe", "spawn_orphans", marker) is True
+        import time
+        time.sleep(0.3)
+        assert alive_with(marker)  # they really ran
+    assert alive_with(marker) == []
+
+
+def test_timeout_kills_the_worker_and_the_next_call_gets_a_new_one(probe_dir):
+    with Sandbox(probe_dir, "auto", call_timeout=1.0) as sb:
+        first = sb.new("probe", "identity")["pid"]
+        with pytest.raises(CallTimedOut):
+            sb.new("probe", "hang")
+        with pytest.raises(Unavailable, match="not called again"):
+            sb.new("probe", "hang")
+        assert sb.new("probe", "echo", 5) == 5
+        assert sb.restarts == 1
+        if sb.level == "process":
+            assert sb.new("probe", "identity")["pid"] != first
+
+
+def test_student_exceptions_and_deaths_are_reported(probe_dir):
+    (probe_dir / "bad.py").write_text("import os\ndef boom():\n    raise ValueError('nope')\n"
+                                      "def die():\n    os._exit(7)\ndef leave():\n    raise SystemExit(2)\n")
+    with Sandbox(probe_dir, "auto") as sb:
+        with pytest.raises(StudentRaised) as raised:
+            sb.new("bad", "boom")
+        assert raised.value.type_name == "ValueError" and "bad.py" in raised.value.traceback
+        with pytest.raises(WorkerDied, match="exited with code 7"):
+            sb.new("bad", "die")
+        with pytest.raises(StudentRaised, match="SystemExit"):
+            sb.new("bad", "leave")
+        assert sb.new("probe", "echo", [1, 2]) == [1, 2]
+
+
+def test_none_level_says_it_is_not_isolated(probe_dir):
+    with Sandbox(probe_dir, "none") as sb:
+        assert "NO isolation" in sb.description
+        assert np.array_equal(sb.new("probe", "echo", np.eye(2)), np.eye(2))
+
+
+def test_unavailable_levels_explain_themselves():
+    assert "unknown isolation level" in isolation.unavailable_reason("chroot")
+    if os.geteuid() == 0 and not isolation.can_drop_privileges():
+        assert "not readable by an unprivileged user" in isolation.unavailable_reason("user")
+    with pytest.raises(isolation.IsolationUnavailable, match="--isolation chroot"):
+        isolation.resolve("chroot")
+
+
+@pytest.mark.skipif(isolation.unavailable_reason("user") is not None, reason="user isolation not available here")
+def test_user_level_runs_as_nobody(probe_dir):
+    with Sandbox(probe_dir, "user") as sb:
+        assert sb.new("probe", "identity")["uid"] == isolation.SANDBOX_UID
