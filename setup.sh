@@ -2,14 +2,31 @@
 # Set up a fresh machine: system packages (bubblewrap for the sandbox), a venv, the project and its dev extras.
 set -euo pipefail
 cd "$(dirname "$0")"
-if ! command -v bwrap >/dev/null 2>&1; then
+PYTHON=${PYTHON:-python3}
+apt_install() {
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null
+        [ -n "${APT_UPDATED:-}" ] || { apt-get update -qq; APT_UPDATED=1; }
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
     else
-        echo "setup: bubblewrap (bwrap) is not installed; grading falls back to weaker isolation" >&2
+        echo "setup: please install $* (needs root and apt-get)" >&2
+        return 1
     fi
+}
+command -v bwrap >/dev/null 2>&1 || apt_install bubblewrap || echo "setup: no bubblewrap; grading falls back to weaker isolation" >&2
+
+# The sandbox runs student code as an unprivileged user, who must be able to read the interpreter.
+# When python3 lives under a private home (pyenv in /root, say), use the system Python instead.
+reachable='import sys, os, stat; p = os.path.realpath(sys.base_prefix)
+while True:
+    if not os.stat(p).st_mode & stat.S_IXOTH: sys.exit(1)
+    if p == "/": break
+    p = os.path.dirname(p)'
+if [ "$(id -u)" = 0 ] && ! "$PYTHON" -c "$reachable" && [ -x /usr/bin/python3 ]; then
+    /usr/bin/python3 -c "import ensurepip, venv" 2>/dev/null || apt_install python3-venv
+    echo "setup: $PYTHON is not readable by an unprivileged user; using /usr/bin/python3 for the venv"
+    PYTHON=/usr/bin/python3
 fi
-python3 -m venv .venv
+"$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[dev]"
-echo "setup: done; run the tests with .venv/bin/python -m pytest"
+echo "setup: done ($(.venv/bin/python --version)); run the tests with .venv/bin/python -m pytest"

@@ -58,6 +58,45 @@ def _grade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    from grader.check import check
+    from grader.report import print_report
+
+    result = check(args.folder, isolation=args.isolation, notebook=args.notebook, data_dir=args.data_dir)
+    print_report(result, show_hidden=False, title="PA3 self-check (visible tests)")
+    passed = all(t.status == "passed" for t in result.tests)
+    print(f"Visible tests: {result.score:g} / {result.max_score:g} points"
+          + ("; all passed." if passed else "; hidden tests and hand-graded parts are not included."))
+    return 0 if passed else 1
+
+
+def _pack(args: argparse.Namespace) -> int:
+    from grader.pack import pack
+
+    report = pack(args.folder, args.out)
+    for error in report.errors:
+        print(f"error: {error}", file=sys.stderr)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if report.archive is None:
+        print("PA3.zip was not written: fix the errors above and run `pa3 pack` again.", file=sys.stderr)
+        return 1
+    print(f"wrote {report.archive} with {', '.join(report.packed)}")
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    if args.what == "student":
+        from grader.bundle import build
+
+        print(f"student bundle: {build(args.out, make_zip=args.zip)}")
+        return 0
+    from grader.autograder import build
+
+    print(f"autograder: {build(args.out)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pa3", description="PA3 autograder and self-check")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -91,6 +130,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--deadline", type=float, help="seconds after which no new test starts")
     p.add_argument("--data-dir", type=Path, help="FashionMNIST idx files (gz or raw) or a torchvision root")
     p.set_defaults(func=_grade)
+
+    p = sub.add_parser("check", help="self-check: the visible tests on your files")
+    p.add_argument("folder", type=Path, nargs="?", default=Path("."))
+    p.add_argument("--notebook", action="store_true", help="also run PA3.ipynb with your own data folder")
+    p.add_argument("--data-dir", type=Path, help="FashionMNIST folder for --notebook (default: PA3_DATA_DIR or ./data)")
+    p.add_argument("--isolation", default="auto", choices=["auto", "bwrap", "user", "process", "none"])
+    p.set_defaults(func=_check)
+
+    p = sub.add_parser("pack", help="check file names and write PA3.zip")
+    p.add_argument("folder", type=Path, nargs="?", default=Path("."))
+    p.add_argument("--out", type=Path, help="where to write the zip (default: FOLDER/PA3.zip)")
+    p.set_defaults(func=_pack)
+
+    p = sub.add_parser("build", help="build the student bundle or the autograder")
+    p.add_argument("what", choices=["student", "autograder"])
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--zip", action="store_true", help="student bundle: also write OUT.zip")
+    p.set_defaults(func=_build)
     return parser
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from grader import REFERENCE_DIR
+from grader import PROVIDED_DIR
 from grader.results import GradeResult, TestResult
 from grader.sandbox.client import Sandbox
 from grader.sandbox.limits import Limits
@@ -15,7 +15,7 @@ from grader.workspace import Workspace
 from test_specs.contract import SUBMITTED_MODULES
 from test_specs.rubric import AUTOGRADED_SECTIONS, HAND_GRADED
 
-IRIS_CSV = REFERENCE_DIR / "data" / "iris.csv"
+IRIS_CSV = PROVIDED_DIR / "data" / "iris.csv"
 
 
 def grade_numpy(intake: Intake | None, workspace: Workspace, isolation: str | None, deadline_at: float | None,
@@ -29,10 +29,12 @@ def grade_numpy(intake: Intake | None, workspace: Workspace, isolation: str | No
         problems = intake.module_problems()
         sources = {m: intake.files[f"{m}.py"].read_text(encoding="utf-8-sig") for m in SUBMITTED_MODULES
                    if f"{m}.py" in intake.files}
-        seed, folder = intake.digest, worker_copy(intake, workspace.path("worker"), REFERENCE_DIR)
+        seed, folder = intake.digest, worker_copy(intake, workspace.path("worker"), PROVIDED_DIR)
     with Sandbox(folder, isolation, limits, blocked_modules=problems) as sandbox:
         context = SpecContext(sandbox, sources, problems, seed, IRIS_CSV)
-        results = run_specs(context, [SPEC_DIR / f for f in spec_folders], AUTOGRADED_SECTIONS["numpy"], deadline_at)
+        folders = [SPEC_DIR / f for f in spec_folders if (SPEC_DIR / f).is_dir()]
+        results = run_specs(context, folders, AUTOGRADED_SECTIONS["numpy"] if "hidden" in spec_folders else (),
+                            deadline_at)
         description = sandbox.description
     return results, description, seed
 

@@ -9,9 +9,10 @@ from rich.table import Table
 from grader.results import SECTIONS, GradeResult
 
 
-def print_report(result: GradeResult, console: Console | None = None, show_hidden: bool = True) -> None:
+def print_report(result: GradeResult, console: Console | None = None, show_hidden: bool = True,
+                 title: str = "PA3 autograder") -> None:
     console = console or Console(highlight=False)
-    table = Table(title=f"PA3 autograder: {result.score:g} / {result.max_score:g} points")
+    table = Table(title=f"{title}: {result.score:g} / {result.max_score:g} points")
     table.add_column("Section")
     table.add_column("Tests passed", justify="right")
     table.add_column("Points", justify="right")

@@ -15,7 +15,9 @@ from grader.results import TestResult
 from grader.sandbox.client import Sandbox
 from test_specs.rubric import SECTION_POINTS
 
-SPEC_DIR = Path(__file__).resolve().parent.parent / "test_specs"
+import test_specs
+
+SPEC_DIR = Path(test_specs.__file__).resolve().parent
 
 
 @dataclass

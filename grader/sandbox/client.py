@@ -12,8 +12,10 @@ import importlib.util
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -144,6 +146,7 @@ class Sandbox:
         self._local = None
         self._drains: list[_Drain] = []
         self._old_output = ""
+        self._stage: Path | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -160,9 +163,10 @@ class Sandbox:
         proctree.become_subreaper()
         request_r, request_w = os.pipe()
         response_r, response_w = os.pipe()
-        spec = isolation.launch(self.level, self.submission, request_r, response_w, json.dumps(self.limits.rlimits()))
+        folder = self._worker_folder()
+        spec = isolation.launch(self.level, folder, request_r, response_w, json.dumps(self.limits.rlimits()))
         if spec.drop_uid is not None:
-            self._hand_over(spec.drop_uid)
+            self._hand_over(folder, spec.drop_uid)
         self._cgroup = PidsCgroup.create(self.limits.processes, owner_uid=spec.drop_uid) if self.use_cgroup else None
         argv = (self._cgroup.join_prefix() if self._cgroup else []) + spec.argv
         try:
@@ -180,10 +184,23 @@ class Sandbox:
         except SandboxError as exc:
             raise WorkerDied(f"the sandboxed worker did not start ({level_hint(self.level)}): {exc}") from None
 
-    def _hand_over(self, uid: int) -> None:
-        """Give the private submission copy to the sandbox uid (the grader keeps its own copy)."""
-        for folder, dirs, files in os.walk(self.submission):
-            for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
+    def _worker_folder(self) -> Path:
+        """The folder the worker gets. A dropped uid must reach it, so it is staged in a fresh 0711
+        temporary folder when its own parents are closed (e.g. under a 0700 home or pytest's tmp)."""
+        dropping = self.level in ("bwrap", "user") and os.geteuid() == 0 and isolation.can_drop_privileges()
+        if not dropping or isolation.others_can_reach(self.submission.parent):
+            return self.submission
+        if self._stage is None:
+            self._stage = Path(tempfile.mkdtemp(prefix="pa3-worker-"))
+            self._stage.chmod(0o711)
+            shutil.copytree(self.submission, self._stage / "submission", symlinks=False)
+        return self._stage / "submission"
+
+    @staticmethod
+    def _hand_over(folder: Path, uid: int) -> None:
+        """Give the worker's private copy to the sandbox uid (the grader keeps its own copy)."""
+        for root, dirs, files in os.walk(folder):
+            for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
                 os.chown(name, uid, uid, follow_symlinks=False)
 
     def _start_local(self) -> None:
@@ -203,6 +220,9 @@ class Sandbox:
         if self._proc is not None:
             self._kill()
         self._local = None
+        if self._stage is not None:
+            shutil.rmtree(self._stage, ignore_errors=True)
+            self._stage = None
 
     def _kill(self) -> None:
         proc, self._proc = self._proc, None

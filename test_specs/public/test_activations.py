@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from test_specs.support import formulas
+from test_specs.support import targets
 from test_specs.support.compare import as_array, assert_close, assert_gradient, assert_unchanged, fail
 from test_specs.support.gradcheck import linear_probe, numerical_gradient
 from test_specs.support.graded import graded
@@ -58,12 +58,11 @@ def test_relu_forward_any_shape(student, rng):
 
 
 @graded("1.1.6")
-def test_relu_forward_leaves_input(student, rng):
+def test_relu_forward_leaves_input(student):
     """ReLU.forward: correct and leaves Z unmodified"""
-    Z = rng.normal(size=(6, 4))
-    out, (Z_after,) = student.relu().call_echo("forward", Z)
-    assert_close(out, formulas.relu(Z), "ReLU.forward")
-    assert_unchanged(Z, Z_after, "ReLU.forward")
+    out, (Z_after,) = student.relu().call_echo("forward", RELU_Z.copy())
+    assert_close(out, RELU_Y, "ReLU.forward")
+    assert_unchanged(RELU_Z, Z_after, "ReLU.forward")
 
 
 @graded("1.1.7")
@@ -106,7 +105,7 @@ def test_relu_backward_gradcheck_batch_1(student, rng):
     """ReLU.backward: gradient check against central differences, batch 1"""
     relu = student.relu()
     Z, dY = away_from_kink(rng.normal(size=(1, 5))), rng.normal(size=(1, 5))
-    numeric = numerical_gradient(linear_probe(formulas.relu, dY), Z)
+    numeric = numerical_gradient(linear_probe(targets.forward(student, "relu"), dY), Z)
     assert_gradient(relu.call("backward", Z, dY), numeric, "ReLU.backward (batch 1)")
 
 
@@ -115,7 +114,7 @@ def test_relu_backward_gradcheck_batch_8(student, rng):
     """ReLU.backward: gradient check against central differences, batch 8, 6 features"""
     relu = student.relu()
     Z, dY = away_from_kink(rng.normal(size=(8, 6))), rng.normal(size=(8, 6))
-    numeric = numerical_gradient(linear_probe(formulas.relu, dY), Z)
+    numeric = numerical_gradient(linear_probe(targets.forward(student, "relu"), dY), Z)
     assert_gradient(relu.call("backward", Z, dY), numeric, "ReLU.backward (batch 8)")
 
 
@@ -199,12 +198,11 @@ def test_softmax_forward_shift_invariant(student, rng):
 
 
 @graded("1.1.24")
-def test_softmax_forward_leaves_input(student, rng):
+def test_softmax_forward_leaves_input(student):
     """SoftMax.forward: correct and leaves Z unmodified"""
-    Z = rng.normal(size=(6, 4))
-    out, (Z_after,) = student.softmax().call_echo("forward", Z)
-    assert_close(out, formulas.softmax(Z), "SoftMax.forward", SOFTMAX_HINT)
-    assert_unchanged(Z, Z_after, "SoftMax.forward")
+    out, (Z_after,) = student.softmax().call_echo("forward", SOFTMAX_Z.copy())
+    assert_close(out, SOFTMAX_Y, "SoftMax.forward", SOFTMAX_HINT)
+    assert_unchanged(SOFTMAX_Z, Z_after, "SoftMax.forward")
 
 
 @graded("1.1.25")
@@ -239,7 +237,7 @@ def test_softmax_backward_batch_1(student, rng):
     """SoftMax.backward: gradient check, batch 1, 3 classes"""
     sm = student.softmax()
     Z, dY = rng.normal(size=(1, 3)), rng.normal(size=(1, 3))
-    numeric = numerical_gradient(linear_probe(formulas.softmax, dY), Z)
+    numeric = numerical_gradient(linear_probe(targets.forward(student, "softmax"), dY), Z)
     assert_gradient(sm.call("backward", Z, dY), numeric, "SoftMax.backward (batch 1)")
 
 
@@ -248,7 +246,7 @@ def test_softmax_backward_gradcheck_batch_8(student, rng):
     """SoftMax.backward: gradient check, batch 8, 10 classes"""
     sm = student.softmax()
     Z, dY = rng.normal(size=(8, 10)), rng.normal(size=(8, 10))
-    numeric = numerical_gradient(linear_probe(formulas.softmax, dY), Z)
+    numeric = numerical_gradient(linear_probe(targets.forward(student, "softmax"), dY), Z)
     assert_gradient(sm.call("backward", Z, dY), numeric, "SoftMax.backward (batch 8, 10 classes)",
                     "each row has its own Jacobian; rows must not mix")
 
@@ -258,7 +256,7 @@ def test_softmax_backward_gradcheck_peaked(student, rng):
     """SoftMax.backward: gradient check, batch 3, 7 classes, peaked distributions"""
     sm = student.softmax()
     Z, dY = rng.normal(size=(3, 7)) * 4, rng.normal(size=(3, 7))
-    numeric = numerical_gradient(linear_probe(formulas.softmax, dY), Z)
+    numeric = numerical_gradient(linear_probe(targets.forward(student, "softmax"), dY), Z)
     assert_gradient(sm.call("backward", Z, dY), numeric, "SoftMax.backward (peaked rows)")
 
 
@@ -267,7 +265,7 @@ def test_softmax_backward_leaves_inputs(student, rng):
     """SoftMax.backward: correct and leaves Z and dY unmodified"""
     Z, dY = rng.normal(size=(5, 4)), rng.normal(size=(5, 4))
     out, (Z_after, dY_after) = student.softmax().call_echo("backward", Z, dY)
-    assert_gradient(out, numerical_gradient(linear_probe(formulas.softmax, dY), Z), "SoftMax.backward")
+    assert_gradient(out, numerical_gradient(linear_probe(targets.forward(student, "softmax"), dY), Z), "SoftMax.backward")
     assert_unchanged(Z, Z_after, "SoftMax.backward (Z)")
     assert_unchanged(dY, dY_after, "SoftMax.backward (dY)")
 
