@@ -13,7 +13,7 @@ from grader.spec_run import SPEC_DIR, SpecContext, run_specs
 from grader.submission import Intake, SubmissionError, take, worker_copy
 from grader.workspace import Workspace
 from test_specs.contract import SUBMITTED_MODULES
-from test_specs.rubric import AUTOGRADED_SECTIONS, HAND_GRADED
+from test_specs.rubric import AUTOGRADED_SECTIONS, FASHION_MIN_ACCURACY, HAND_GRADED
 
 IRIS_CSV = PROVIDED_DIR / "data" / "iris.csv"
 
@@ -40,7 +40,8 @@ def grade_numpy(intake: Intake | None, workspace: Workspace, isolation: str | No
 
 
 def grade(submission: Path, isolation: str | None = "auto", notebook: bool = True, deadline: float | None = None,
-          data_dir: Path | None = None, keep_dir: Path | None = None) -> GradeResult:
+          data_dir: Path | None = None, keep_dir: Path | None = None,
+          threshold: float = FASHION_MIN_ACCURACY, cell_timeout: float | None = None) -> GradeResult:
     """Grade ``submission`` (a folder or a zip). ``deadline``: seconds after which no new test starts."""
     start = time.monotonic()
     deadline_at = start + deadline if deadline else None
@@ -58,6 +59,8 @@ def grade(submission: Path, isolation: str | None = "auto", notebook: bool = Tru
         if notebook:
             from grader.notebook.grade import grade_notebook
 
-            tests += grade_notebook(intake, workspace, isolation, deadline_at, data_dir, keep_dir, unreadable)
+            options = {"cell_timeout": cell_timeout} if cell_timeout else {}
+            tests += grade_notebook(intake, workspace, isolation, deadline_at, data_dir, keep_dir, unreadable,
+                                    threshold=threshold, **options)
     return GradeResult(tests=tests, execution_time=time.monotonic() - start, isolation=description, seed=seed,
                        notes=notes, hand_graded=list(HAND_GRADED))

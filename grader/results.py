@@ -115,6 +115,7 @@ def write_atomic(path: Path, document: dict) -> None:
             json.dump(document, f, indent=2, allow_nan=False)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         try:

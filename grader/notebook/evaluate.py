@@ -1,7 +1,8 @@
-"""Accuracy of an exported TorchScript model on the FashionMNIST test split, with the grader's own loading.
+"""Judge an exported TorchScript model in a clean process: accuracy on the FashionMNIST test split with the
+grader's own loading, and the architecture read from the exported graph. No student Python runs here.
 
 Inputs are exactly what ``transforms.ToTensor()`` makes: float32 in [0, 1], shape (N, 1, 28, 28).
-Run as ``python -m grader.notebook.evaluate MODEL ROOT`` in a clean process; prints JSON.
+Run as ``python -m grader.notebook.evaluate MODEL ROOT``; prints one JSON object.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
+CONV_OPS = ("conv", "convolution")
+WEIGHTLESS_OK = ("Linear",)
 
 
 def test_tensors(root: Path):
@@ -23,24 +27,47 @@ def test_tensors(root: Path):
     return torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
 
 
-def accuracy(model_path: Path, root: Path, batch_size: int = 1000) -> dict:
-    """{"accuracy", "n", "output_shape"} of the model at ``model_path`` on the test split."""
+def architecture(model) -> dict:
+    """Module types that carry parameters, all module types, and the ops of the inlined graph."""
+    with_params, types = [], []
+    for name, module in model.named_modules():
+        kind = getattr(module, "original_name", type(module).__name__)
+        types.append(kind)
+        if any(True for _ in module.named_parameters(recurse=False)):
+            with_params.append(kind)
+    ops = sorted({node.kind() for node in model.inlined_graph.nodes()})
+    return {"parameterised": with_params, "modules": sorted(set(types)), "ops": ops,
+            "convolution": any(any(c in op.lower() for c in CONV_OPS) for op in ops)}
+
+
+def evaluate(model_path: Path, root: Path, batch_size: int = 1000) -> dict:
     import torch
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     model = torch.jit.load(str(model_path), map_location="cpu").eval()
+    report = {"accuracy": None, "n": 0, "output_shape": None, "softmax_output": False, **architecture(model)}
     X, y = test_tensors(root)
-    correct, shape = 0, None
+    report["n"] = len(X)
+    correct, probability_rows = 0, 0
     with torch.no_grad():
         for start in range(0, len(X), batch_size):
             logits = model(X[start:start + batch_size])
             if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or logits.shape[1] != 10:
-                got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
-                return {"accuracy": None, "n": len(X), "output_shape": got}
-            shape = tuple(logits.shape)
+                report["output_shape"] = list(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+                return report
+            report["output_shape"] = [len(X), 10]
             correct += int((logits.argmax(dim=1) == y[start:start + batch_size]).sum())
-    return {"accuracy": correct / len(X), "n": len(X), "output_shape": shape}
+            rows = logits.double()
+            probability_rows += int(((rows >= 0).all(dim=1) & ((rows.sum(dim=1) - 1).abs() < 1e-4)).sum())
+    report["accuracy"] = correct / len(X)
+    report["softmax_output"] = probability_rows == len(X)  # every output row is a probability distribution
+    return report
+
+
+# Kept for callers that only want the accuracy.
+def accuracy(model_path: Path, root: Path) -> dict:
+    return evaluate(model_path, root)
 
 
 if __name__ == "__main__":
-    print(json.dumps(accuracy(Path(sys.argv[1]), Path(sys.argv[2]))))
+    print(json.dumps(evaluate(Path(sys.argv[1]), Path(sys.argv[2]))))

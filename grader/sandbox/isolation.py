@@ -97,11 +97,28 @@ def resolve(requested: str | None) -> str:
     return requested
 
 
-def launch(level: str, submission: Path, request_fd: int, response_fd: int, limits_json: str) -> Launch:
-    """The command that starts a worker for ``submission`` at ``level`` (not "none")."""
-    python = sys.executable
-    env = scrubbed_env()
-    common = {"env": env, "pass_fds": (request_fd, response_fd), "start_new_session": True}
+@dataclass(frozen=True)
+class Mount:
+    """A host folder the sandboxed process needs, and where it sees it under bwrap."""
+
+    source: Path
+    target: str
+    writable: bool = False
+
+    def visible(self, level: str) -> str:
+        return self.target if level == "bwrap" else str(self.source)
+
+
+def wrap(level: str, program: list[str], mounts: list[Mount], chdir: Mount, drop_in_argv: bool = False) -> Launch:
+    """The command running ``program`` at ``level`` (not "none"), with ``mounts`` visible and ``chdir`` as cwd.
+
+    Paths in ``program`` must already be the visible ones (``Mount.visible``). With ``drop_in_argv`` the
+    unprivileged uid is taken by ``setpriv`` in the command itself (for launchers that start the process
+    themselves, like jupyter_client); otherwise ``Launch.popen`` carries it.
+    """
+    popen: dict = {"env": scrubbed_env(), "start_new_session": True}
+    drop = os.geteuid() == 0 and level in ("bwrap", "user") and can_drop_privileges()
+    setpriv = ["setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_GID}", "--clear-groups", "--"]
     if level == "bwrap":
         argv = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--hostname", "pa3-sandbox",
                 "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
@@ -110,30 +127,47 @@ def launch(level: str, submission: Path, request_fd: int, response_fd: int, limi
                 argv += ["--symlink", os.readlink(top), top]
             elif os.path.isdir(top):
                 argv += ["--ro-bind", top, top]
-        argv += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+        for extra in ("/etc/ld.so.cache", "/etc/fonts"):
+            argv += ["--ro-bind-try", extra, extra]
         for path in runtime_paths():
             if not str(path).startswith(("/usr/", "/bin/", "/lib")):
                 argv += ["--ro-bind", str(path), str(path)]
-        argv += ["--ro-bind", str(RUNTIME_DIR), WORKER_IN_SANDBOX,
-                 "--bind", str(submission), SUBMISSION_IN_SANDBOX, "--chdir", SUBMISSION_IN_SANDBOX]
-        drop = can_drop_privileges()
+        argv += ["--ro-bind", str(RUNTIME_DIR), WORKER_IN_SANDBOX]
+        for mount in mounts:
+            argv += ["--bind" if mount.writable else "--ro-bind", str(mount.source), mount.target]
+        argv += ["--chdir", chdir.target]
         if os.geteuid() == 0 and not drop:
             # The runtime is only readable by root: stay root outside, but as uid 65534 with
             # no capabilities inside a user namespace.
             argv += ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID)]
-        argv += ["--", python, "-I", f"{WORKER_IN_SANDBOX}/worker.py", str(request_fd), str(response_fd),
-                 SUBMISSION_IN_SANDBOX, limits_json]
         how = ("as uid 65534" if drop else "as uid 65534 in a user namespace") if os.geteuid() == 0 else \
               f"as uid {os.geteuid()}"
-        result = Launch(argv, common, f"bwrap: own mount, PID, network, IPC and UTS namespaces; {how}")
-        if drop:
+        result = Launch(argv + ["--", *program], popen,
+                        f"bwrap: own mount, PID, network, IPC and UTS namespaces; {how}")
+    elif level == "user":
+        if not drop:
+            raise IsolationUnavailable(f"--isolation user: {unavailable_reason('user')}")
+        result = Launch(list(program), dict(popen, cwd=str(chdir.source)),
+                        "user: unprivileged uid 65534, rlimits, scrubbed environment")
+    elif level == "process":
+        return Launch(list(program), dict(popen, cwd=str(chdir.source)), "process: rlimits and a scrubbed environment only")
+    else:
+        raise ValueError(level)
+    if drop:
+        result.drop_uid = SANDBOX_UID
+        if drop_in_argv:
+            result.argv = setpriv + result.argv
+        else:
             result.popen.update(user=SANDBOX_UID, group=SANDBOX_GID, extra_groups=[])
-            result.drop_uid = SANDBOX_UID
-        return result
-    argv = [python, "-I", str(RUNTIME_DIR / "worker.py"), str(request_fd), str(response_fd), str(submission), limits_json]
-    if level == "user":
-        popen = dict(common, user=SANDBOX_UID, group=SANDBOX_GID, extra_groups=[], cwd=str(submission))
-        return Launch(argv, popen, "user: unprivileged uid 65534, rlimits, scrubbed environment", SANDBOX_UID)
-    if level == "process":
-        return Launch(argv, dict(common, cwd=str(submission)), "process: rlimits and a scrubbed environment only")
-    raise ValueError(level)
+    return result
+
+
+def launch(level: str, submission: Path, request_fd: int, response_fd: int, limits_json: str) -> Launch:
+    """The command that starts a NumPy worker for ``submission`` at ``level`` (not "none")."""
+    folder = Mount(Path(submission), SUBMISSION_IN_SANDBOX, writable=True)
+    runtime = WORKER_IN_SANDBOX if level == "bwrap" else str(RUNTIME_DIR)
+    program = [sys.executable, "-I", f"{runtime}/worker.py", str(request_fd), str(response_fd),
+               folder.visible(level), limits_json]
+    result = wrap(level, program, [folder], folder)
+    result.popen["pass_fds"] = (request_fd, response_fd)
+    return result

@@ -1,0 +1,109 @@
+"""Grade Section 2: prepare the data, run the notebook in a sandboxed kernel, evaluate outside it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from grader import PROVIDED_DIR, PROVIDED_FILES
+from grader.fashion_data import prepare
+from grader.notebook import judge
+from grader.notebook.export import MODEL_FILE
+from grader.notebook.kernel import SandboxedKernel
+from grader.notebook.run import execute, load
+from grader.results import TestResult
+from grader.sandbox import isolation as isolation_levels
+from grader.submission import Intake
+from grader.workspace import Workspace
+from test_specs.contract import SUBMITTED_MODULES
+from test_specs.rubric import FASHION_MIN_ACCURACY
+
+CELL_TIMEOUT = float(os.environ.get("PA3_CELL_TIMEOUT", 600))
+NOTEBOOK_BUDGET = float(os.environ.get("PA3_NOTEBOOK_BUDGET", 1800))
+EVALUATION_TIMEOUT = 300
+RESERVE = 30  # seconds kept for evaluation and writing results before a deadline
+
+
+def default_data_dir(intake: Intake | None, own_data: bool) -> Path | None:
+    """Where FashionMNIST comes from when --data-dir is not given."""
+    if os.environ.get("PA3_FMNIST_DIR"):
+        return Path(os.environ["PA3_FMNIST_DIR"])
+    if own_data:  # pa3 check --notebook: the student's own DATA_DIR
+        folder = Path(os.environ.get("PA3_DATA_DIR", "data"))
+        return folder if folder.is_absolute() or intake is None else Path.cwd() / folder
+    return None
+
+
+def evaluate_outside(model: Path, data_root: Path) -> tuple[dict | None, str | None]:
+    """Run the evaluator in a separate clean process, after the kernel has exited."""
+    try:
+        done = subprocess.run([sys.executable, "-I", "-m", "grader.notebook.evaluate", str(model), str(data_root)],
+                              capture_output=True, text=True, timeout=EVALUATION_TIMEOUT,
+                              env=dict(isolation_levels.scrubbed_env(), PYTHONPATH=str(Path(__file__).parents[2])))
+    except subprocess.TimeoutExpired:
+        return None, f"evaluating the exported model took more than {EVALUATION_TIMEOUT} s"
+    if done.returncode != 0:
+        return None, f"the exported model could not be evaluated: {done.stderr.strip().splitlines()[-1:] or done.returncode}"
+    return json.loads(done.stdout), None
+
+
+def grade_notebook(intake: Intake | None, workspace: Workspace, isolation: str | None, deadline_at: float | None,
+                   data_dir: Path | None, keep_dir: Path | None, unreadable: str | None = None,
+                   own_data: bool = False, threshold: float = FASHION_MIN_ACCURACY,
+                   cell_timeout: float = CELL_TIMEOUT) -> list[TestResult]:
+    if intake is None:
+        return judge.all_failed(unreadable or "the submission could not be read", threshold)
+    if "PA3.ipynb" not in intake.files:
+        return judge.all_failed(intake.problems.get("PA3.ipynb", "PA3.ipynb is missing"), threshold)
+    try:
+        nb = load(intake.files["PA3.ipynb"])
+    except ValueError as exc:
+        return judge.all_failed(str(exc), threshold)
+    source = data_dir or default_data_dir(intake, own_data)
+    if source is None:
+        return judge.all_failed("no FashionMNIST data to run the notebook with: pass --data-dir DIR "
+                                "(idx files, gz or raw, or a torchvision root); nothing is downloaded", threshold)
+    try:
+        data_root = workspace.path("fmnist")
+        prepare(Path(source), data_root)
+    except (OSError, ValueError) as exc:
+        return judge.all_failed(f"FashionMNIST data at {source} cannot be used: {exc}", threshold)
+
+    work = workspace.path("notebook")
+    for module in SUBMITTED_MODULES:  # Part 1.2 of the notebook imports the student's modules
+        if f"{module}.py" in intake.files:
+            shutil.copyfile(intake.files[f"{module}.py"], work / f"{module}.py")
+    for rel in PROVIDED_FILES:
+        (work / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(PROVIDED_DIR / rel, work / rel)
+    export = workspace.path("export")
+    budget = NOTEBOOK_BUDGET
+    if deadline_at is not None:
+        budget = min(budget, deadline_at - time.monotonic() - RESERVE)
+        if budget <= 0:
+            return judge.all_failed("not run: the grading deadline was reached before the notebook started", threshold)
+    level = isolation_levels.resolve(isolation)
+    kernel = SandboxedKernel(level, work, data_root, export, workspace.path("scratch"))
+    run = execute(nb, kernel, min(cell_timeout, budget), budget)
+    model = export / MODEL_FILE
+    evaluation, error = (evaluate_outside(model, data_root) if model.is_file() and run.export.get("model")
+                         else (None, None))
+    if keep_dir is not None and run.notebook is not None:
+        keep(run.notebook, Path(keep_dir))
+    return judge.judge(run, evaluation, error, threshold)
+
+
+def keep(nb, folder: Path) -> None:
+    """The executed notebook, and an HTML rendering of it for TAs, beside results.json."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(folder / "PA3.executed.ipynb"))
+    html, _ = HTMLExporter().from_notebook_node(nb)
+    (folder / "PA3.executed.html").write_text(html)

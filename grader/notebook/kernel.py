@@ -1,0 +1,95 @@
+"""A Jupyter kernel started inside the sandbox, reached over ZMQ ipc:// sockets in a bind-mounted folder
+(the kernel has no network namespace to share with the grader)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from jupyter_client import KernelManager
+from jupyter_client.kernelspec import KernelSpecManager
+
+from grader.sandbox import isolation, proctree
+from grader.sandbox.cgroup import PidsCgroup
+from grader.sandbox.isolation import Mount
+from grader.sandbox.limits import Limits
+
+KERNEL_LIMITS = Limits(address_space=8 << 30, cpu_seconds=3600, file_size=256 << 20, processes=512, open_files=1024)
+KERNEL_NAME = "pa3-sandbox"
+
+
+class _Manager(KernelManager):
+    """Hands the connection file to the sandbox uid (jupyter writes it 0600)."""
+
+    owner: int | None = None
+
+    def write_connection_file(self, **kwargs):
+        super().write_connection_file(**kwargs)
+        if self.owner is not None:
+            os.chown(self.connection_file, self.owner, self.owner)
+
+
+class SandboxedKernel:
+    """``manager`` is a KernelManager whose kernel runs at ``level`` with the given folders visible.
+
+    Folders: ``work`` (the notebook's private working copy, writable), ``data`` (FashionMNIST root,
+    read-only, exposed as PA3_DATA_DIR), ``export`` (where the export cell writes, writable).
+    """
+
+    def __init__(self, level: str, work: Path, data: Path | None, export: Path, scratch: Path,
+                 limits: Limits = KERNEL_LIMITS) -> None:
+        self.level = level
+        self.mounts = {"work": Mount(work, "/notebook", True), "export": Mount(export, "/export", True)}
+        if data is not None:
+            self.mounts["data"] = Mount(data, "/data", False)
+        conn = scratch / "kernel"
+        conn.mkdir(parents=True, exist_ok=True)
+        self.cgroup = None
+        env = {k: v for k, v in isolation.scrubbed_env().items() if k != "MPLBACKEND"}  # keep the inline backend
+        env.update(IPYTHONDIR="/tmp/.ipython", MPLCONFIGDIR="/tmp/.matplotlib", PYTHONDONTWRITEBYTECODE="1")
+        if data is not None:
+            env["PA3_DATA_DIR"] = self.visible("data")
+        config = json.dumps({"limits": limits.rlimits(), "env": env, "quiet": True})
+        kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        if level == "none":
+            argv, self.description, owner = kernel, "none: kernel without isolation (benchmarks only)", None
+        else:
+            runtime = isolation.WORKER_IN_SANDBOX if level == "bwrap" else str(isolation.RUNTIME_DIR)
+            program = [sys.executable, "-I", f"{runtime}/launch.py", config, "--", *kernel]
+            mounts = [*self.mounts.values(), Mount(conn, str(conn), True)]
+            spec = isolation.wrap(level, program, mounts, self.mounts["work"], drop_in_argv=True)
+            owner = spec.drop_uid
+            if owner is not None:
+                for folder in (work, export, conn):
+                    for root, dirs, files in os.walk(folder):
+                        for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
+                            os.chown(name, owner, owner, follow_symlinks=False)
+            self.cgroup = PidsCgroup.create(limits.processes, owner_uid=None)
+            argv = (self.cgroup.join_prefix() if self.cgroup else []) + spec.argv
+            self.description = spec.description
+        specs = scratch / "kernelspecs"
+        (specs / KERNEL_NAME).mkdir(parents=True, exist_ok=True)
+        (specs / KERNEL_NAME / "kernel.json").write_text(json.dumps(
+            {"argv": argv, "display_name": "PA3 sandbox", "language": "python", "env": {"JPY_PARENT_PID": ""}}))
+        self.manager = _Manager(kernel_name=KERNEL_NAME, transport="ipc", ip=str(conn / "kernel"),
+                                connection_file=str(conn / "kernel.json"),
+                                kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(specs)]))
+        self.manager.owner = owner
+
+    def visible(self, name: str) -> str:
+        return self.mounts[name].visible(self.level)
+
+    def close(self) -> None:
+        """Stop the kernel and everything it started."""
+        try:
+            if self.manager.has_kernel:
+                self.manager.shutdown_kernel(now=True)
+        except Exception:  # noqa: BLE001 - it may already be dead; killing below is what matters
+            pass
+        if self.cgroup is not None:
+            self.cgroup.kill_all()
+        process = getattr(getattr(self.manager, "provisioner", None), "process", None)
+        if process is not None:
+            proctree.kill_tree(process.pid, session=process.pid)

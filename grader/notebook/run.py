@@ -1,0 +1,129 @@
+"""Execute PA3.ipynb in a sandboxed kernel with nbclient; record errors, timeouts, figures and the export."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+from grader.notebook.export import export_cell_source, read_export
+from grader.notebook.kernel import SandboxedKernel
+
+HEAD_LINES = 4
+
+
+@dataclass
+class CellProblem:
+    index: int            # 1-based among code cells, as a student counts them
+    head: str             # the first lines of its source
+    message: str          # traceback or what happened
+
+    def __str__(self) -> str:
+        return f"code cell {self.index}:\n{self.head}\n{self.message}"
+
+
+@dataclass
+class NotebookRun:
+    notebook: nbformat.NotebookNode | None = None
+    errors: list[CellProblem] = field(default_factory=list)
+    stopped: str | None = None          # why execution stopped early (timeout, dead kernel, budget)
+    export: dict = field(default_factory=dict)
+    wall_time: float = 0.0
+    isolation: str = ""
+
+    @property
+    def completed(self) -> bool:
+        return self.stopped is None and not self.errors
+
+
+def load(path: Path) -> nbformat.NotebookNode:
+    """Read and validate; raises ValueError with a clear message for invalid JSON or an invalid notebook."""
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except Exception as exc:  # nbformat raises NotJSONError, UnicodeDecodeError, ValidationError...
+        raise ValueError(f"PA3.ipynb cannot be read as a notebook ({type(exc).__name__}: {str(exc)[:300]})") from None
+    try:
+        nbformat.validate(nb)
+    except nbformat.ValidationError as exc:
+        raise ValueError(f"PA3.ipynb is not a valid notebook: {str(exc).splitlines()[0][:300]}") from None
+    return nb
+
+
+def _head(cell) -> str:
+    lines = cell.source.splitlines()
+    head = "\n".join("    " + line for line in lines[:HEAD_LINES])
+    return head + ("\n    ..." if len(lines) > HEAD_LINES else "")
+
+
+def _strip_ansi(text: str) -> str:
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+def execute(nb: nbformat.NotebookNode, kernel: SandboxedKernel, cell_timeout: float, budget: float) -> NotebookRun:
+    """Run every student cell, then the export cell; never raises for what the notebook does."""
+    run = NotebookRun(isolation=kernel.description)
+    nb = nbformat.from_dict(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    student_cells = len(nb.cells)
+    nb.cells.append(nbformat.v4.new_code_cell(export_cell_source(kernel.visible("export"))))
+    code_number = {i: n + 1 for n, i in enumerate(i for i, c in enumerate(nb.cells) if c.cell_type == "code")}
+    current = {"index": None}
+
+    def on_start(cell, cell_index):
+        current["index"] = cell_index
+
+    def on_error(cell, cell_index, execute_reply):
+        if cell_index >= student_cells:
+            return
+        tb = "\n".join(_strip_ansi(line) for o in cell.outputs if o.output_type == "error" for line in o.traceback)
+        run.errors.append(CellProblem(code_number[cell_index], _head(cell), tb[-4000:] or "the cell raised an error"))
+
+    client = NotebookClient(nb, km=kernel.manager, timeout=cell_timeout, allow_errors=True,
+                            resources={"metadata": {"path": str(kernel.mounts["work"].source)}},
+                            on_cell_start=on_start, on_cell_error=on_error, record_timing=False)
+    start = time.monotonic()
+    try:
+        asyncio.run(asyncio.wait_for(client.async_execute(), timeout=budget))
+    except (CellTimeoutError, asyncio.TimeoutError, TimeoutError) as exc:
+        index = current["index"]
+        if index is not None and index < student_cells:
+            limit = f"{cell_timeout:g} s per cell" if isinstance(exc, CellTimeoutError) else f"{budget:g} s in all"
+            run.stopped = (f"code cell {code_number[index]} did not finish within {limit}; the kernel was stopped"
+                           f"\n{_head(nb.cells[index])}")
+        else:
+            run.stopped = "the model could not be exported in time after the notebook ran"
+    except DeadKernelError:
+        index = current["index"]
+        where = f"code cell {code_number[index]}" if index is not None and index < student_cells else "the export"
+        run.stopped = f"the kernel died during {where} (a crash, os._exit, or a memory or process limit)"
+    except Exception as exc:  # noqa: BLE001 - a kernel that will not start is reported, not raised
+        run.stopped = f"the notebook could not be run: {type(exc).__name__}: {str(exc)[:500]}"
+    finally:
+        kernel.close()
+    run.wall_time = time.monotonic() - start
+    nb.cells = nb.cells[:student_cells]  # the export cell is the grader's, not part of the notebook shown
+    run.notebook = nb
+    run.export = read_export(kernel.mounts["export"].source)
+    return run
+
+
+def figures(nb: nbformat.NotebookNode) -> list[tuple[int, str]]:
+    """(cell index, cell source) of every figure in the outputs (PNG, SVG or JPEG)."""
+    found = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if any(kind in data for kind in ("image/png", "image/svg+xml", "image/jpeg")):
+                found.append((index, cell.source))
+    return found
