@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from jupyter_client import KernelManager
+from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 
 from grader.sandbox import isolation, proctree
@@ -20,8 +20,12 @@ KERNEL_LIMITS = Limits(address_space=8 << 30, cpu_seconds=3600, file_size=256 <<
 KERNEL_NAME = "pa3-sandbox"
 
 
-class _Manager(KernelManager):
-    """Hands the connection file to the sandbox uid (jupyter writes it 0600)."""
+class _Manager(AsyncKernelManager):
+    """Hands the connection file to the sandbox uid (jupyter writes it 0600).
+
+    Asynchronous, as nbclient expects: a blocking manager would stall its event loop, and with it
+    the cell timeout and the total budget.
+    """
 
     owner: int | None = None
 
@@ -82,12 +86,7 @@ class SandboxedKernel:
         return self.mounts[name].visible(self.level)
 
     def close(self) -> None:
-        """Stop the kernel and everything it started."""
-        try:
-            if self.manager.has_kernel:
-                self.manager.shutdown_kernel(now=True)
-        except Exception:  # noqa: BLE001 - it may already be dead; killing below is what matters
-            pass
+        """Stop the kernel and everything it started (nbclient has already asked it to shut down)."""
         if self.cgroup is not None:
             self.cgroup.kill_all()
         process = getattr(getattr(self.manager, "provisioner", None), "process", None)
