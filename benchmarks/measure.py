@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import resource
 import subprocess
 import threading
 import time
@@ -11,18 +10,31 @@ import psutil
 
 
 def run_measured(argv: list[str], **kwargs) -> dict:
-    """Run ``argv``; sample the RSS of it and all its descendants every 20 ms."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """Run ``argv``; sample RSS and CPU time of it and all its descendants every 20 ms.
+
+    CPU is summed per process from the samples: a sandboxed kernel is killed, not waited for, so
+    getrusage(RUSAGE_CHILDREN) would never see its CPU time.
+    """
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kwargs)
     peak = [0]
+    cpu_by_process: dict[tuple[int, float], float] = {}
 
     def sample():
         root = psutil.Process(proc.pid)
         while proc.poll() is None:
             try:
                 tree = [root, *root.children(recursive=True)]
-                peak[0] = max(peak[0], sum(p.memory_info().rss for p in tree if p.is_running()))
+                rss = 0
+                for p in tree:
+                    try:
+                        with p.oneshot():
+                            rss += p.memory_info().rss
+                            times = p.cpu_times()
+                            cpu_by_process[(p.pid, p.create_time())] = times.user + times.system
+                    except psutil.Error:
+                        pass
+                peak[0] = max(peak[0], rss)
             except psutil.Error:
                 pass
             time.sleep(0.02)
@@ -31,7 +43,6 @@ def run_measured(argv: list[str], **kwargs) -> dict:
     sampler.start()
     output = proc.communicate()[0].decode(errors="replace")
     sampler.join()
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu = sum(cpu_by_process.values())
     return {"wall_s": time.perf_counter() - start, "cpu_s": cpu, "peak_mb": peak[0] / 2**20,
             "returncode": proc.returncode, "output": output}

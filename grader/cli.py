@@ -54,7 +54,12 @@ def _grade(args: argparse.Namespace) -> int:
         return 2
     if args.results:
         write_results(args.results, result)
-    print_report(result)
+    if args.record:
+        from grader.results import write_atomic
+
+        write_atomic(args.record, result.to_dict())
+    if not args.quiet:
+        print_report(result)
     return 0
 
 
@@ -97,6 +102,22 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _batch(args: argparse.Namespace) -> int:
+    from grader.batch.run import run_batch
+
+    options = {"notebook": not args.no_notebook, "isolation": args.isolation, "deadline": args.deadline,
+               "timeout": args.timeout, "accuracy_threshold": args.accuracy_threshold,
+               "data_dir": str(args.data_dir.resolve()) if args.data_dir else None}
+    try:
+        outcome = run_batch(args.input, args.out, args.workers, args.scheduler, args.resume, options)
+    except KeyboardInterrupt:
+        print("interrupted: finished results are kept; run again with --resume", file=sys.stderr)
+        return 130
+    print(f"{outcome.graded_now} graded, {outcome.skipped} already done (of {outcome.total}) on "
+          f"{outcome.executor}; see {outcome.out / 'grades.csv'} and {outcome.out / 'summary.html'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pa3", description="PA3 autograder and self-check")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -131,7 +152,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, help="FashionMNIST idx files (gz or raw) or a torchvision root")
     p.add_argument("--accuracy-threshold", type=float, default=0.82,
                    help="Section 2 validation accuracy to pass (the rubric's 0.82; lower only for small test data)")
+    p.add_argument("--record", type=Path, help="also write the full result record as JSON (used by pa3 batch)")
+    p.add_argument("--quiet", action="store_true", help="no terminal report")
     p.set_defaults(func=_grade)
+
+    p = sub.add_parser("batch", help="grade a class: gradebook CSV, feedback pages, summary plots")
+    p.add_argument("input", type=Path, help="folder of zips/folders, a Gradescope export or a Canvas/Quercus download")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--workers", type=int, help="local grading processes at once (default: CPU count)")
+    p.add_argument("--scheduler", help="grade on a Dask cluster, e.g. tcp://host:8786")
+    p.add_argument("--resume", action="store_true", help="grade only submissions without a result in OUT/results")
+    p.add_argument("--no-notebook", action="store_true")
+    p.add_argument("--data-dir", type=Path, help="FashionMNIST for the notebooks (same path on every worker)")
+    p.add_argument("--isolation", default="auto", choices=["auto", "bwrap", "user", "process", "none"])
+    p.add_argument("--deadline", type=float, help="per submission: seconds after which no new test starts")
+    p.add_argument("--timeout", type=float, default=3600, help="per submission: kill the grading after this")
+    p.add_argument("--accuracy-threshold", type=float, default=0.82)
+    p.set_defaults(func=_batch)
 
     p = sub.add_parser("check", help="self-check: the visible tests on your files")
     p.add_argument("folder", type=Path, nargs="?", default=Path("."))

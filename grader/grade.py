@@ -75,4 +75,4 @@ def grade(submission: Path, isolation: str | None = "auto", notebook: bool = Tru
             tests += _section_2(intake, workspace, isolation, deadline_at, data_dir, keep_dir, unreadable,
                                 threshold, cell_timeout)
     return GradeResult(tests=tests, execution_time=time.monotonic() - start, isolation=description, seed=seed,
-                       notes=notes, hand_graded=list(HAND_GRADED))
+                       notes=notes, hand_graded=list(HAND_GRADED), extra={"intake": unreadable or "ok"})

@@ -1,0 +1,82 @@
+"""`pa3 batch`: grade a class, writing each result the moment it is done."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from grader.batch import reports
+from grader.batch.executors import DaskCluster, LocalPool
+from grader.batch.inputs import Submission, discover
+from grader.feedback import render
+from grader.results import GradeResult, TestResult, write_atomic
+
+
+@dataclass
+class BatchOutcome:
+    total: int
+    graded_now: int
+    skipped: int
+    out: Path
+    executor: str
+
+
+def _result_from_record(record: dict) -> GradeResult:
+    tests = [TestResult(**t) for t in record["tests"]]
+    fields = {k: record[k] for k in ("execution_time", "isolation", "seed", "output", "notes", "hand_graded", "extra")}
+    return GradeResult(tests=tests, **fields)
+
+
+def finished(out: Path, submission: Submission) -> bool:
+    path = out / "results" / f"{submission.id}.json"
+    try:
+        return json.loads(path.read_text()).get("status") is not None
+    except (OSError, ValueError):
+        return False
+
+
+def save(out: Path, submission: Submission, outcome: dict) -> None:
+    """results/<id>.json and feedback/<id>.html, each written atomically."""
+    row = {"id": submission.id, "names": submission.names, "emails": submission.emails, "late": submission.late,
+           "replaced": submission.replaced, "source": submission.path.name, **outcome}
+    write_atomic(out / "results" / f"{submission.id}.json", row)
+    if outcome.get("record"):
+        page = render(_result_from_record(outcome["record"]), title=f"PA3 feedback: {submission.id}",
+                      students=submission.names)
+    else:
+        page = (f"<!doctype html><meta charset='utf-8'><h1>PA3 feedback: {submission.id}</h1>"
+                f"<p>Not graded: {outcome['status']}. {outcome.get('message', '')}</p>")
+    target = out / "feedback" / f"{submission.id}.html"
+    tmp = target.with_suffix(".html.partial")
+    tmp.write_text(page)
+    tmp.replace(target)
+
+
+def run_batch(input_dir: Path, out: Path, workers: int | None = None, scheduler: str | None = None,
+              resume: bool = False, options: dict | None = None, show_progress: bool = True) -> BatchOutcome:
+    out = Path(out)
+    for folder in ("results", "feedback"):
+        (out / folder).mkdir(parents=True, exist_ok=True)
+    submissions = discover(input_dir)
+    todo = [s for s in submissions if not (resume and finished(out, s))]
+    executor = DaskCluster(scheduler) if scheduler else LocalPool(workers or os.cpu_count() or 1)
+    graded = 0
+    columns = (TextColumn("[bold]grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.description}"))
+    try:
+        with Progress(*columns, disable=not show_progress) as progress:
+            task = progress.add_task("", total=len(todo))
+            for submission, outcome in executor.run(todo, options or {}):
+                save(out, submission, outcome)
+                graded += 1
+                progress.update(task, advance=1, description=f"{submission.id}: {outcome['status']}")
+    finally:  # also after Ctrl-C: the reports cover everything finished so far
+        ids = {s.id for s in submissions}
+        rows = [r for r in reports.load_results(out) if r.get("id") in ids]
+        reports.write_csv(out, rows)
+        reports.write_summary(out, rows)
+    return BatchOutcome(len(submissions), graded, len(submissions) - len(todo), out, executor.description)

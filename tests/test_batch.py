@@ -1,0 +1,170 @@
+"""pa3 batch: a class of submissions to a gradebook, feedback pages and a summary, locally or on Dask."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from grader import TEMPLATE_DIR
+from grader.batch.inputs import discover
+from grader.batch.run import run_batch
+from grader.batch.task import grade_one, pack_submission
+from tests import corpus
+from tests.test_grading_corpus import HOSTILE
+
+OPTIONS = {"notebook": False, "timeout": 300}
+
+
+def rows(out: Path) -> dict[str, dict]:
+    with open(out / "grades.csv") as f:
+        return {row["id"]: row for row in csv.DictReader(f)}
+
+
+@pytest.fixture(scope="module")
+def classroom(tmp_path_factory) -> Path:
+    """A folder of submissions as a TA collects them."""
+    folder = tmp_path_factory.mktemp("class")
+    corpus.zip_folder(corpus.build(folder / "src" / "ada"), folder / "ada.zip", inside="PA3", junk=True)
+    shutil.copytree(TEMPLATE_DIR, folder / "bob")
+    file, old, new, _ = corpus.MUTANTS["fc_forward_no_bias"]
+    corpus.build(folder / "cleo", {file: [(old, new)]})
+    corpus.build(folder / "dan", HOSTILE["os_exit_in_relu"])
+    (folder / "eve.zip").write_bytes(b"this is not a zip")
+    shutil.rmtree(folder / "src")
+    return folder
+
+
+def test_a_class_gives_the_expected_rows(classroom, tmp_path):
+    outcome = run_batch(classroom, tmp_path / "out", workers=2, options=OPTIONS, show_progress=False)
+    assert outcome.total == outcome.graded_now == 5
+    table = rows(tmp_path / "out")
+    assert table["ada"]["total"] == "104" and table["ada"]["status"] == "graded"
+    assert table["ada"]["section_1.1"] == "74" and table["ada"]["section_1.2"] == "30"
+    assert table["bob"]["total"] == "0" and table["bob"]["status"] == "graded"
+    assert 0 < float(table["cleo"]["total"]) < 104
+    assert 0 < float(table["dan"]["total"]) < 104 and table["dan"]["status"] == "graded"
+    assert table["eve"]["status"] == "malformed" and "not a readable zip" in table["eve"]["message"]
+    for sid in table:
+        assert (tmp_path / "out" / "feedback" / f"{sid}.html").is_file()
+        assert json.loads((tmp_path / "out" / "results" / f"{sid}.json").read_text())["id"] == sid
+    summary = (tmp_path / "out" / "summary.html").read_text()
+    assert summary.count("data:image/png;base64,") == 3 and "Pass rate per test" in summary
+
+
+def test_canvas_download_grades_the_newest_submission_per_student(tmp_path):
+    folder = tmp_path / "canvas"
+    folder.mkdir()
+    file, old, new, _ = corpus.MUTANTS["ce_forward_sum"]
+    first = corpus.build(tmp_path / "v1", {file: [(old, new)]})
+    corpus.zip_folder(first, folder / "lovelaceada_1001_5001_PA3.zip")
+    corpus.zip_folder(corpus.build(tmp_path / "v2"), folder / "lovelaceada_LATE_1001_5007_PA3-1.zip")
+    corpus.zip_folder(first, folder / "turingalan_1002_5003_PA3.zip")
+    found = {s.id: s for s in discover(folder)}
+    assert set(found) == {"lovelaceada_1001", "turingalan_1002"}
+    assert found["lovelaceada_1001"].path.name == "lovelaceada_LATE_1001_5007_PA3-1.zip"
+    assert found["lovelaceada_1001"].late and found["lovelaceada_1001"].replaced == ["lovelaceada_1001_5001_PA3.zip"]
+    run_batch(folder, tmp_path / "out", workers=2, options=OPTIONS, show_progress=False)
+    table = rows(tmp_path / "out")
+    assert table["lovelaceada_1001"]["total"] == "104" and table["lovelaceada_1001"]["late"] == "True"
+    assert float(table["turingalan_1002"]["total"]) < 104
+
+
+def test_gradescope_export_keeps_names_and_emails(tmp_path):
+    folder = tmp_path / "export"
+    corpus.build(folder / "submission_111")
+    shutil.copytree(TEMPLATE_DIR, folder / "submission_222")
+    (folder / "submission_metadata.yml").write_text(
+        "submission_111:\n  :submitters:\n  - :name: Ada Lovelace\n    :sid: '1'\n    :email: ada@example.edu\n"
+        "  - :name: Charles Babbage\n    :email: cb@example.edu\n  :score: 0\n"
+        "submission_222:\n  :submitters:\n  - :name: Alan Turing\n    :email: alan@example.edu\n")
+    found = {s.id: s for s in discover(folder)}
+    assert found["submission_111"].names == ["Ada Lovelace", "Charles Babbage"]
+    run_batch(folder, tmp_path / "out", workers=2, options=OPTIONS, show_progress=False)
+    table = rows(tmp_path / "out")
+    assert table["submission_111"]["names"] == "Ada Lovelace; Charles Babbage"
+    assert table["submission_111"]["emails"] == "ada@example.edu; cb@example.edu"
+    assert "Ada Lovelace" in (tmp_path / "out" / "feedback" / "submission_111.html").read_text()
+
+
+def _start_batch(folder: Path, out: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "grader.cli", "batch", str(folder), "--out", str(out),
+                             "--no-notebook", "--workers", "1", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_results(out: Path, count: int, proc: subprocess.Popen, limit: float = 120) -> None:
+    start = time.monotonic()
+    while len(list((out / "results").glob("*.json"))) < count:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() - start < limit
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def six(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("six")
+    for i in range(6):
+        corpus.build(folder / f"s{i}")
+    return folder
+
+
+def test_killed_midway_then_resume_regrades_nothing_finished(six, tmp_path):
+    out = tmp_path / "out"
+    proc = _start_batch(six, out)
+    _wait_for_results(out, 2, proc)
+    proc.kill()  # a crash: no chance to clean up
+    proc.wait()
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "results").glob("*.json")}
+    assert 2 <= len(before) < 6
+    resumed = subprocess.run([sys.executable, "-m", "grader.cli", "batch", str(six), "--out", str(out),
+                              "--no-notebook", "--workers", "2", "--resume"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{6 - len(before)} graded, {len(before)} already done (of 6)" in resumed.stdout
+    after = {p.name: p.stat().st_mtime_ns for p in (out / "results").glob("*.json")}
+    assert len(after) == 6 and all(after[name] == stamp for name, stamp in before.items())
+    assert all(row["total"] == "104" for row in rows(out).values())
+
+
+def test_ctrl_c_keeps_finished_results_and_writes_the_reports(six, tmp_path):
+    out = tmp_path / "out"
+    proc = _start_batch(six, out)
+    _wait_for_results(out, 1, proc)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "--resume" in stderr
+    done = list((out / "results").glob("*.json"))
+    assert done and len(rows(out)) == len(done)  # grades.csv covers exactly what finished
+
+
+def test_a_hanging_grading_is_stopped_with_a_status(tmp_path):
+    folder = corpus.build(tmp_path / "hang", {"loss.py": [("import numpy as np\n", "import numpy as np\nwhile True:\n    pass\n")]})
+    start = time.monotonic()
+    outcome = grade_one(pack_submission(folder), {"notebook": False, "timeout": 3})
+    assert outcome["status"] == "timeout" and "3 s" in outcome["message"]
+    assert time.monotonic() - start < 15
+
+
+def test_dask_cluster_gives_the_same_gradebook(classroom, tmp_path):
+    from dask.distributed import LocalCluster
+
+    local_out, dask_out = tmp_path / "local", tmp_path / "dask"
+    run_batch(classroom, local_out, workers=2, options=OPTIONS, show_progress=False)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        outcome = run_batch(classroom, dask_out, scheduler=cluster.scheduler_address, options=OPTIONS,
+                            show_progress=False)
+    assert "Dask cluster at tcp://127.0.0.1" in outcome.executor
+
+    def comparable(out):
+        return {sid: {k: v for k, v in row.items() if k != "seconds"} for sid, row in rows(out).items()}
+
+    assert comparable(dask_out) == comparable(local_out)
