@@ -51,7 +51,10 @@ class SandboxedKernel:
         conn = scratch / "kernel"
         conn.mkdir(parents=True, exist_ok=True)
         self.cgroup = None
-        env = {k: v for k, v in isolation.scrubbed_env().items() if k != "MPLBACKEND"}  # keep the inline backend
+        # Keep the inline matplotlib backend, and torch's own thread count (the NumPy worker's
+        # one-thread caps would make training slower than on the student's machine).
+        env = {k: v for k, v in isolation.scrubbed_env().items()
+               if k not in ("MPLBACKEND", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
         env.update(IPYTHONDIR="/tmp/.ipython", MPLCONFIGDIR="/tmp/.matplotlib", PYTHONDONTWRITEBYTECODE="1")
         if data is not None:
             env["PA3_DATA_DIR"] = self.visible("data")
