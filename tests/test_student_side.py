@@ -116,3 +116,18 @@ def test_pack_command_reports_and_exits_nonzero(tmp_path):
     folder = build_submission(tmp_path / "work", drop=("loss.py",))
     result = subprocess.run([sys.executable, "-m", "grader.cli", "pack", str(folder)], capture_output=True, text=True)
     assert result.returncode == 1 and "loss.py is missing" in result.stderr
+
+
+@pytest.mark.slow
+def test_check_notebook_uses_the_students_own_data_folder(tmp_path, synth_root, monkeypatch):
+    from grader.check import check
+
+    folder = build_submission(tmp_path / "PA3")
+    shutil.copytree(synth_root, folder / "data")  # DATA_DIR defaults to "data" beside the notebook
+    monkeypatch.chdir(folder)
+    monkeypatch.delenv("PA3_DATA_DIR", raising=False)
+    monkeypatch.delenv("PA3_FMNIST_DIR", raising=False)
+    result = check(folder, notebook=True)
+    section2 = [t for t in result.tests if t.number.startswith("2.")]
+    assert len(section2) == 7 and all(t.status == "passed" for t in section2), [t.output for t in section2]
+    assert result.score == 96 + 44
