@@ -26,3 +26,15 @@ def load_flat(folder: Path, names: tuple[str, ...] = FLAT_MODULES) -> SimpleName
             sys.modules.pop(name, None)
         sys.modules.update(saved)
     return SimpleNamespace(**loaded)
+
+
+def processes_with(marker: str) -> list[str]:
+    """PIDs of live processes whose command line contains ``marker``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and marker in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                found.append(proc.name)
+        except OSError:
+            pass
+    return found

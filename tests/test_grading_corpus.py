@@ -13,6 +13,7 @@ import pytest
 from grader.grade import grade
 from grader.results import validate, write_results
 from tests import corpus
+from tests.helpers import processes_with
 
 FULL = 104.0
 
@@ -195,14 +196,7 @@ def test_orphaned_children_are_killed(workdir):
     folder = corpus.build(workdir / "orphans", {"loss.py": [("import numpy as np\n", "import numpy as np\n" + spawn)]})
     result = run(folder)
     assert result.score == FULL
-    leftovers = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and marker in (proc / "cmdline").read_bytes().decode(errors="replace"):
-                leftovers.append(proc.name)
-        except OSError:
-            pass
-    assert leftovers == []
+    assert processes_with(marker) == []
 
 
 # ---- malformed submissions ----------------------------------------------------------------

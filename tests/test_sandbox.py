@@ -16,6 +16,7 @@ from grader import PROJECT_ROOT
 from grader.sandbox import isolation
 from grader.sandbox.client import CallTimedOut, Sandbox, StudentRaised, Unavailable, WorkerDied
 from grader.sandbox.runtime.codec import Handle, ProtocolError, decode, encode, read_frame, write_frame
+from tests.helpers import processes_with
 
 PROBE = '''
 import os, socket, subprocess, sys, time
@@ -59,17 +60,6 @@ def probe_dir(tmp_path) -> Path:
     folder.mkdir()
     (folder / "probe.py").write_text(PROBE)
     return folder
-
-
-def alive_with(marker: str) -> list[str]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and marker in (proc / "cmdline").read_bytes().decode(errors="replace"):
-                found.append(proc.name)
-        except OSError:
-            pass
-    return found
 
 
 # ---- codec --------------------------------------------------------------------------------
@@ -180,8 +170,8 @@ def test_orphans_are_killed_at_process_level(probe_dir, use_cgroup):
         assert sb.new("probe", "spawn_orphans", marker) is True
         import time
         time.sleep(0.3)
-        assert alive_with(marker)  # they really ran
-    assert alive_with(marker) == []
+        assert processes_with(marker)  # they really ran
+    assert processes_with(marker) == []
 
 
 def test_timeout_kills_the_worker_and_the_next_call_gets_a_new_one(probe_dir):

@@ -15,6 +15,17 @@ SOFTMAX_Y = np.array([[1 / 6, 1 / 3, 1 / 2], [1 / 3, 1 / 3, 1 / 3]])
 SOFTMAX_HINT = "subtract each row's max, exponentiate, divide by each row's sum (axis=1, keepdims=True)"
 
 
+def check_activation_gradient(student, name: str, rng, shape: tuple, scale: float = 1.0, hint: str = "") -> None:
+    """The student's backward of ``name`` against central differences of the forward, on random (m, k) inputs."""
+    activation = student.relu() if name == "relu" else student.softmax()
+    Z, dY = rng.normal(size=shape) * scale, rng.normal(size=shape)
+    if name == "relu":
+        Z = away_from_kink(Z)
+    numeric = numerical_gradient(linear_probe(targets.forward(student, name), dY), Z)
+    label = "ReLU" if name == "relu" else "SoftMax"
+    assert_gradient(activation.call("backward", Z, dY), numeric, f"{label}.backward (batch {shape[0]}, {shape[1]} columns)", hint)
+
+
 def away_from_kink(Z):
     Z = np.array(Z)
     Z[np.abs(Z) < 1e-3] = 0.5  # ReLU is not differentiable at 0
@@ -103,19 +114,13 @@ def test_relu_backward_batch_1(student, rng):
 @graded("1.1.12")
 def test_relu_backward_gradcheck_batch_1(student, rng):
     """ReLU.backward: gradient check against central differences, batch 1"""
-    relu = student.relu()
-    Z, dY = away_from_kink(rng.normal(size=(1, 5))), rng.normal(size=(1, 5))
-    numeric = numerical_gradient(linear_probe(targets.forward(student, "relu"), dY), Z)
-    assert_gradient(relu.call("backward", Z, dY), numeric, "ReLU.backward (batch 1)")
+    check_activation_gradient(student, "relu", rng, (1, 5))
 
 
 @graded("1.1.13")
 def test_relu_backward_gradcheck_batch_8(student, rng):
     """ReLU.backward: gradient check against central differences, batch 8, 6 features"""
-    relu = student.relu()
-    Z, dY = away_from_kink(rng.normal(size=(8, 6))), rng.normal(size=(8, 6))
-    numeric = numerical_gradient(linear_probe(targets.forward(student, "relu"), dY), Z)
-    assert_gradient(relu.call("backward", Z, dY), numeric, "ReLU.backward (batch 8)")
+    check_activation_gradient(student, "relu", rng, (8, 6))
 
 
 @graded("1.1.14")
@@ -235,29 +240,19 @@ def test_softmax_backward_values(student):
 @graded("1.1.29")
 def test_softmax_backward_batch_1(student, rng):
     """SoftMax.backward: gradient check, batch 1, 3 classes"""
-    sm = student.softmax()
-    Z, dY = rng.normal(size=(1, 3)), rng.normal(size=(1, 3))
-    numeric = numerical_gradient(linear_probe(targets.forward(student, "softmax"), dY), Z)
-    assert_gradient(sm.call("backward", Z, dY), numeric, "SoftMax.backward (batch 1)")
+    check_activation_gradient(student, "softmax", rng, (1, 3))
 
 
 @graded("1.1.30")
 def test_softmax_backward_gradcheck_batch_8(student, rng):
     """SoftMax.backward: gradient check, batch 8, 10 classes"""
-    sm = student.softmax()
-    Z, dY = rng.normal(size=(8, 10)), rng.normal(size=(8, 10))
-    numeric = numerical_gradient(linear_probe(targets.forward(student, "softmax"), dY), Z)
-    assert_gradient(sm.call("backward", Z, dY), numeric, "SoftMax.backward (batch 8, 10 classes)",
-                    "each row has its own Jacobian; rows must not mix")
+    check_activation_gradient(student, "softmax", rng, (8, 10), hint="each row has its own Jacobian; rows must not mix")
 
 
 @graded("1.1.31")
 def test_softmax_backward_gradcheck_peaked(student, rng):
     """SoftMax.backward: gradient check, batch 3, 7 classes, peaked distributions"""
-    sm = student.softmax()
-    Z, dY = rng.normal(size=(3, 7)) * 4, rng.normal(size=(3, 7))
-    numeric = numerical_gradient(linear_probe(targets.forward(student, "softmax"), dY), Z)
-    assert_gradient(sm.call("backward", Z, dY), numeric, "SoftMax.backward (peaked rows)")
+    check_activation_gradient(student, "softmax", rng, (3, 7), scale=4)
 
 
 @graded("1.1.32")

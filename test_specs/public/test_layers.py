@@ -194,33 +194,32 @@ def test_fc_backward_dX_values(student, act):
                  "return dLdZ @ W.T")
 
 
+def check_batch_8_gradient(student, rng, act, which: str) -> None:
+    """One of dW, db, dX of a ReLU layer, batch 8, non-square W (4, 6), against central differences."""
+    layer, X_, W_, b_ = random_layer(student, rng, 8, 4, 6, act)
+    upstream = rng.normal(size=(8, 6))
+    numeric = dict(zip("XWb", gradients_by_differences(student, X_, W_, b_, upstream, act)))[which]
+    dX = ready_for_backward(layer, X_, W_, b_, act).call("backward", upstream)
+    analytic = dX if which == "X" else layer.get("gradients", which)
+    assert_gradient(analytic, numeric, ("dL/dX" if which == "X" else f"gradients['{which}']") + f" ({act}, batch 8)")
+
+
 @graded("1.1.51")
 def test_fc_backward_gradcheck_dW(student, rng, act):
     """FullyConnectedLayer.backward: gradient check of dW, ReLU, batch 8, non-square W (4, 6)"""
-    layer, X_, W_, b_ = random_layer(student, rng, 8, 4, 6, act)
-    upstream = rng.normal(size=(8, 6))
-    _, num_W, _ = gradients_by_differences(student, X_, W_, b_, upstream, act)
-    ready_for_backward(layer, X_, W_, b_, act).call("backward", upstream)
-    assert_gradient(layer.get("gradients", "W"), num_W, "gradients['W'] (relu, batch 8)")
+    check_batch_8_gradient(student, rng, act, "W")
 
 
 @graded("1.1.52")
 def test_fc_backward_gradcheck_db(student, rng, act):
     """FullyConnectedLayer.backward: gradient check of db, ReLU, batch 8, non-square W (4, 6)"""
-    layer, X_, W_, b_ = random_layer(student, rng, 8, 4, 6, act)
-    upstream = rng.normal(size=(8, 6))
-    _, _, num_b = gradients_by_differences(student, X_, W_, b_, upstream, act)
-    ready_for_backward(layer, X_, W_, b_, act).call("backward", upstream)
-    assert_gradient(layer.get("gradients", "b"), num_b, "gradients['b'] (relu, batch 8)")
+    check_batch_8_gradient(student, rng, act, "b")
 
 
 @graded("1.1.53")
 def test_fc_backward_gradcheck_dX(student, rng, act):
     """FullyConnectedLayer.backward: gradient check of dX, ReLU, batch 8, non-square W (4, 6)"""
-    layer, X_, W_, b_ = random_layer(student, rng, 8, 4, 6, act)
-    upstream = rng.normal(size=(8, 6))
-    num_X, _, _ = gradients_by_differences(student, X_, W_, b_, upstream, act)
-    assert_gradient(ready_for_backward(layer, X_, W_, b_, act).call("backward", upstream), num_X, "dL/dX (relu, batch 8)")
+    check_batch_8_gradient(student, rng, act, "X")
 
 
 @graded("1.1.54")
