@@ -25,6 +25,8 @@ VARIANTS = {
     "softmax_before_cross_entropy": [("    nn.Linear(128, 10),\n)", "    nn.Linear(128, 10),\n    nn.Softmax(dim=1),\n)")],
     "three_epochs": [("EPOCHS = 15", "EPOCHS = 3")],
     "no_plots": [("plt.show()", "plt.close()")],
+    "plots_that_fail": [("plt.plot(epochs, train_losses", "plt.plot(epochs, undefined_losses"),
+                        ("plt.plot(epochs, train_accuracies", "plt.plot(epochs, undefined_accuracies")],
     "raises_in_a_cell": [("plt.figure(figsize=(6, 3.5))\nplt.plot(best.epoch_log", "raise ValueError('a bug in my plot')\nplt.plot(best.epoch_log")],
     "hangs_in_a_cell": [("results = {}\n", "import time\nwhile True:\n    time.sleep(1)\nresults = {}\n")],
 }
@@ -111,6 +113,13 @@ def test_missing_plots_are_caught(graded):
     result, s2, _ = graded("no_plots")
     section_1_intact(result)
     assert s2["2.6"].status == "failed" and s2["2.7"].status == "failed"
+    assert s2["2.4"].status == "passed"
+
+
+def test_figures_of_cells_that_raised_do_not_count(graded):
+    result, s2, _ = graded("plots_that_fail")
+    assert s2["2.6"].status == "failed" and s2["2.7"].status == "failed"
+    assert s2["2.1"].status == "failed" and "undefined_losses" in s2["2.1"].output
     assert s2["2.4"].status == "passed"
 
 

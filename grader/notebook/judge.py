@@ -107,18 +107,22 @@ def judge(run: NotebookRun, evaluation: dict | None, evaluation_error: str | Non
 
     # 2.6 / 2.7 plots
     found = figures(nb) if nb is not None else []
-    results += _plots(found)
+    history_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+                     and any(name in c.source for name in HISTORY_NAMES)] if nb is not None else []
+    results += _plots(found, history_cells[0] if history_cells else None)
     return results
 
 
-def _plots(found: list[tuple[int, str]]) -> list[TestResult]:
+def _plots(found: list[tuple[int, str]], first_history_cell: int | None) -> list[TestResult]:
     """A figure drawn by a cell that uses the loss lists, and one by a cell that uses the accuracy lists.
 
-    When the cells call a helper instead, the figures after the history first appears count in order.
+    When the cells call a helper instead, figures drawn after the history first appears count in
+    order (so a Part 1 plot earlier in the notebook never stands in for them).
     """
     loss = [i for i, src in found if re.search(r"\b(train|val)_losses\b", src)]
     acc = [i for i, src in found if re.search(r"\b(train|val)_accuracies\b", src)]
-    unattributed = [i for i, src in found if i not in loss and i not in acc]
+    unattributed = [i for i, src in found if i not in loss and i not in acc
+                    and first_history_cell is not None and i > first_history_cell]
     if not loss and unattributed:
         loss = [unattributed.pop(0)]
     if not acc and unattributed:

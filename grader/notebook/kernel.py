@@ -78,8 +78,11 @@ class SandboxedKernel:
             self.description = spec.description
         specs = scratch / "kernelspecs"
         (specs / KERNEL_NAME).mkdir(parents=True, exist_ok=True)
+        # At the sandboxed levels launch.py sets the whole environment; unsandboxed, jupyter_client
+        # merges this one into the grader's own.
+        spec_env = env if level == "none" else {}
         (specs / KERNEL_NAME / "kernel.json").write_text(json.dumps(
-            {"argv": argv, "display_name": "PA3 sandbox", "language": "python", "env": {"JPY_PARENT_PID": ""}}))
+            {"argv": argv, "display_name": "PA3 sandbox", "language": "python", "env": spec_env}))
         self.manager = _Manager(kernel_name=KERNEL_NAME, transport="ipc", ip=str(conn / "kernel"),
                                 connection_file=str(conn / "kernel.json"),
                                 kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(specs)]))

@@ -118,10 +118,13 @@ def execute(nb: nbformat.NotebookNode, kernel: SandboxedKernel, cell_timeout: fl
 
 
 def figures(nb: nbformat.NotebookNode) -> list[tuple[int, str]]:
-    """(cell index, cell source) of every figure in the outputs (PNG, SVG or JPEG)."""
+    """(cell index, cell source) of every figure (PNG, SVG or JPEG) drawn by a cell that ran without error.
+
+    A cell that raised can still show the empty figure it opened: that is no plot.
+    """
     found = []
     for index, cell in enumerate(nb.cells):
-        if cell.cell_type != "code":
+        if cell.cell_type != "code" or any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
             continue
         for output in cell.get("outputs", []):
             data = output.get("data", {})
