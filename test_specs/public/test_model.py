@@ -109,7 +109,7 @@ def test_model_backward(student, rng, iris_run, set_score=None):
     checks = Checklist("NeuralNetworkModel.backward", 10, set_score)
     X, Y = small_problem(rng, 5)
     model = student.model(SIZES, ACTIVATIONS, seed=2)
-    layers = model.get("layers") if isinstance(model.get("layers"), list) else []
+    layers = model.get("layers")
     loss = model.get("loss")
 
     def returns_loss():
@@ -118,6 +118,9 @@ def test_model_backward(student, rng, iris_run, set_score=None):
                       "return the loss of (target, out) computed with self.loss")
 
     def gradient(layer_index, name):
+        if not isinstance(layers, (list, tuple)) or len(layers) != len(SIZES):
+            fail("model.layers", "is not the list of the model's layers", "keep the provided __init__",
+                 got=f"{type(layers).__name__}")
         layer = layers[layer_index]
         original = layer.get("parameters", name)
         model.call("backward", Y, model.call("forward", X))
@@ -134,7 +137,7 @@ def test_model_backward(student, rng, iris_run, set_score=None):
 
     def shapes():
         model.call("backward", Y, model.call("forward", X))
-        for i, layer in enumerate(layers):
+        for i, layer in enumerate(layers if isinstance(layers, (list, tuple)) else []):
             for name, param in layer.get("parameters").items():
                 as_array(layer.get("gradients", name), param.shape, f"layer {i + 1} gradients['{name}']")
 
@@ -170,11 +173,13 @@ def test_model_predict(student, rng, iris_run, set_score=None):
         result["Y_hat"], result["loss"] = got
 
     def output_matches_forward():
-        pair() if not result else None
+        if not result:
+            pair()
         assert_close(result["Y_hat"], model.call("forward", X), "predict's Y_hat", "Y_hat is forward(X)")
 
     def loss_matches():
-        pair() if not result else None
+        if not result:
+            pair()
         expected = float(model.get("loss").call("forward", Y, model.call("forward", X)))
         assert_scalar(result["loss"], expected, "predict's loss", "the loss of (Y, Y_hat) with self.loss")
 
