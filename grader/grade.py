@@ -56,7 +56,8 @@ def _section_2(intake, workspace, isolation, deadline_at, data_dir, keep_dir, un
 
 def grade(submission: Path, isolation: str | None = "auto", notebook: bool = True, deadline: float | None = None,
           data_dir: Path | None = None, keep_dir: Path | None = None,
-          threshold: float = FASHION_MIN_ACCURACY, cell_timeout: float | None = None) -> GradeResult:
+          threshold: float = FASHION_MIN_ACCURACY, cell_timeout: float | None = None,
+          spec_folders: tuple[str, ...] = ("public", "hidden")) -> GradeResult:
     """Grade ``submission`` (a folder or a zip). ``deadline``: seconds after which no new test starts."""
     start = time.monotonic()
     deadline_at = start + deadline if deadline else None
@@ -70,7 +71,8 @@ def grade(submission: Path, isolation: str | None = "auto", notebook: bool = Tru
         except SubmissionError as exc:
             unreadable = str(exc)
             notes.append(unreadable)
-        tests, description, seed = grade_numpy(intake, workspace, isolation, deadline_at, unreadable=unreadable)
+        tests, description, seed = grade_numpy(intake, workspace, isolation, deadline_at, spec_folders=spec_folders,
+                                               unreadable=unreadable)
         if notebook:
             tests += _section_2(intake, workspace, isolation, deadline_at, data_dir, keep_dir, unreadable,
                                 threshold, cell_timeout)

@@ -5,7 +5,6 @@ Every replacement must apply, so a variant can never silently equal the referenc
 
 from __future__ import annotations
 
-import shutil
 import zipfile
 from pathlib import Path
 
@@ -47,10 +46,6 @@ def zip_folder(folder: Path, archive: Path, inside: str | None = None, junk: boo
             zf.writestr(f"{inside or ''}/.DS_Store".lstrip("/"), b"\x00\x00\x00\x01Bud1")
             zf.writestr(f"{inside or ''}/__pycache__/layers.cpython-311.pyc".lstrip("/"), b"garbage")
     return archive
-
-
-def copy_reference(dest: Path) -> Path:
-    return build(dest)
 
 
 # ---- correct implementations in other styles: full marks ---------------------------------------

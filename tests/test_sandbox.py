@@ -159,7 +159,7 @@ def test_worker_environment_is_scrubbed(probe_dir, monkeypatch, level):
     monkeypatch.setenv("PA3_SECRET_TOKEN", "do-not-leak")
     with Sandbox(probe_dir, level) as sb:
         env = sb.new("probe", "identity")["env"]
-    assert "PA3_SECRET_TOKEN" not in env and set(env) <= set(isolation.scrubbed_env()) | {"PWD", "_", "SHLVL", "LC_CTYPE"}
+    assert "PA3_SECRET_TOKEN" not in env and set(env) <= set(isolation.worker_env()) | {"PWD", "_", "SHLVL", "LC_CTYPE"}
 
 
 @pytest.mark.parametrize("use_cgroup", [True, False])

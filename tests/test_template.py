@@ -8,11 +8,11 @@ import shutil
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from grader import REFERENCE_DIR, TEMPLATE_DIR
 from test_specs.contract import STUDENT_MEMBERS
+from tests.helpers import call_member
 
 PUBLIC_MODULES = ("activations", "layers", "loss", "optimizer", "util", "model")
 
@@ -52,38 +52,11 @@ def test_template_has_the_reference_prototypes(ref, tmpl, module):
     assert public_api(getattr(tmpl, module)) == public_api(getattr(ref, module))
 
 
-def _call_member(ns, member: str):
-    """Call a [student] member of ``ns`` with valid arguments of the contract's shapes."""
-    X, Y = np.ones((2, 3)), np.eye(3)[[0, 1]]
-    probs = np.full((2, 3), 1 / 3)
-    cls, method = member.split(".")
-    if cls in ("ReLU", "SoftMax"):
-        obj = getattr(ns.activations, cls)()
-        args = (X,) if method == "forward" else (X, X)
-    elif cls == "CrossEntropyLoss":
-        obj, args = ns.loss.CrossEntropyLoss(), (Y, probs)
-    elif cls == "FullyConnectedLayer":
-        obj = ns.layers.FullyConnectedLayer(n_out=3, activation="relu")
-        obj._init_parameters(X.shape)
-        obj.cache.update(X=X, Z=X)
-        args = (X,)
-    else:
-        obj = ns.model.NeuralNetworkModel("cross_entropy", [{"name": "fully_connected", "n_out": 3, "activation": "softmax"}],
-                                          {"name": "SGD", "lr": 0.1})
-        args = {"forward": (X,), "backward": (Y, probs), "predict": (X, Y)}[method]
-        if method == "backward":
-            try:  # backward needs the layers' caches from a forward pass
-                obj.forward(X)
-            except NotImplementedError:
-                pass
-    return getattr(obj, method)(*args)
-
-
 @pytest.mark.parametrize("member", [m for members in STUDENT_MEMBERS.values() for m in members])
 def test_template_student_members_raise(ref, tmpl, member):
-    _call_member(ref, member)  # the reference's member runs on the same arguments
+    call_member(ref, member)  # the reference's member runs on the same arguments
     with pytest.raises(NotImplementedError, match=member):
-        _call_member(tmpl, member)
+        call_member(tmpl, member)
 
 
 @pytest.mark.parametrize("module", PUBLIC_MODULES)

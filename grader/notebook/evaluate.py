@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 
 CONV_OPS = ("conv", "convolution")
-WEIGHTLESS_OK = ("Linear",)
 
 
 def test_tensors(root: Path):
@@ -62,11 +61,6 @@ def evaluate(model_path: Path, root: Path, batch_size: int = 1000) -> dict:
     report["accuracy"] = correct / len(X)
     report["softmax_output"] = probability_rows == len(X)  # every output row is a probability distribution
     return report
-
-
-# Kept for callers that only want the accuracy.
-def accuracy(model_path: Path, root: Path) -> dict:
-    return evaluate(model_path, root)
 
 
 if __name__ == "__main__":

@@ -29,16 +29,6 @@ EVALUATION_TIMEOUT = 300
 RESERVE = 30  # seconds kept for evaluation and writing results before a deadline
 
 
-def default_data_dir(intake: Intake | None, own_data: bool) -> Path | None:
-    """Where FashionMNIST comes from when --data-dir is not given."""
-    if os.environ.get("PA3_FMNIST_DIR"):
-        return Path(os.environ["PA3_FMNIST_DIR"])
-    if own_data:  # pa3 check --notebook: the student's own DATA_DIR
-        folder = Path(os.environ.get("PA3_DATA_DIR", "data"))
-        return folder if folder.is_absolute() or intake is None else Path.cwd() / folder
-    return None
-
-
 def evaluate_outside(model: Path, data_root: Path) -> tuple[dict | None, str | None]:
     """Run the evaluator in a separate clean process, after the kernel has exited."""
     try:
@@ -54,7 +44,7 @@ def evaluate_outside(model: Path, data_root: Path) -> tuple[dict | None, str | N
 
 def grade_notebook(intake: Intake | None, workspace: Workspace, isolation: str | None, deadline_at: float | None,
                    data_dir: Path | None, keep_dir: Path | None, unreadable: str | None = None,
-                   own_data: bool = False, threshold: float = FASHION_MIN_ACCURACY,
+                   threshold: float = FASHION_MIN_ACCURACY,
                    cell_timeout: float = CELL_TIMEOUT) -> list[TestResult]:
     if intake is None:
         return judge.all_failed(unreadable or "the submission could not be read", threshold)
@@ -64,7 +54,7 @@ def grade_notebook(intake: Intake | None, workspace: Workspace, isolation: str |
         nb = load(intake.files["PA3.ipynb"])
     except ValueError as exc:
         return judge.all_failed(str(exc), threshold)
-    source = data_dir or default_data_dir(intake, own_data)
+    source = data_dir or (Path(os.environ["PA3_FMNIST_DIR"]) if os.environ.get("PA3_FMNIST_DIR") else None)
     if source is None:
         return judge.all_failed("no FashionMNIST data to run the notebook with: pass --data-dir DIR "
                                 "(idx files, gz or raw, or a torchvision root); nothing is downloaded", threshold)

@@ -51,17 +51,14 @@ class SandboxedKernel:
         conn = scratch / "kernel"
         conn.mkdir(parents=True, exist_ok=True)
         self.cgroup = None
-        # Keep the inline matplotlib backend, and torch's own thread count (the NumPy worker's
-        # one-thread caps would make training slower than on the student's machine).
-        env = {k: v for k, v in isolation.scrubbed_env().items()
-               if k not in ("MPLBACKEND", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
-        env.update(IPYTHONDIR="/tmp/.ipython", MPLCONFIGDIR="/tmp/.matplotlib", PYTHONDONTWRITEBYTECODE="1")
+        # No MPLBACKEND (ipykernel's inline backend captures the figures) and torch's own thread count.
+        env = isolation.scrubbed_env() | {"IPYTHONDIR": "/tmp/.ipython", "MPLCONFIGDIR": "/tmp/.matplotlib"}
         if data is not None:
             env["PA3_DATA_DIR"] = self.visible("data")
         config = json.dumps({"limits": limits.rlimits(), "env": env, "quiet": True})
         kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
         if level == "none":
-            argv, self.description, owner = kernel, "none: kernel without isolation (benchmarks only)", None
+            argv, self.description, owner = kernel, isolation.describe(level), None
         else:
             runtime = isolation.WORKER_IN_SANDBOX if level == "bwrap" else str(isolation.RUNTIME_DIR)
             program = [sys.executable, "-I", f"{runtime}/launch.py", config, "--", *kernel]
@@ -70,9 +67,7 @@ class SandboxedKernel:
             owner = spec.drop_uid
             if owner is not None:
                 for folder in (work, export, conn):
-                    for root, dirs, files in os.walk(folder):
-                        for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
-                            os.chown(name, owner, owner, follow_symlinks=False)
+                    isolation.hand_over(folder, owner)
             self.cgroup = PidsCgroup.create(limits.processes, owner_uid=None)
             argv = (self.cgroup.join_prefix() if self.cgroup else []) + spec.argv
             self.description = spec.description

@@ -15,6 +15,7 @@ import select
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -136,17 +137,19 @@ class Sandbox:
         self.blocked = dict(blocked_modules or {})
         self.bad_members: dict[str, str] = {}   # member -> why it is not called again
         self.crashes: dict[str, int] = {}
-        self.generation = 0
-        self.restarts = 0
+        self.generation = 0  # workers started so far; remote handles carry it
         self.use_cgroup = use_cgroup
-        self.description = "none: in the grader's own process, NO isolation (benchmarks only)" \
-            if self.level == "none" else isolation.launch(self.level, self.submission, 0, 0, "{}").description
+        self.description = isolation.describe(self.level)
         self._proc: subprocess.Popen | None = None
         self._cgroup: PidsCgroup | None = None
         self._local = None
         self._drains: list[_Drain] = []
-        self._old_output = ""
         self._stage: Path | None = None
+
+    @property
+    def restarts(self) -> int:
+        """Workers replaced after a death, a timeout or a flood."""
+        return max(0, self.generation - 1)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -166,7 +169,7 @@ class Sandbox:
         folder = self._worker_folder()
         spec = isolation.launch(self.level, folder, request_r, response_w, json.dumps(self.limits.rlimits()))
         if spec.drop_uid is not None:
-            self._hand_over(folder, spec.drop_uid)
+            isolation.hand_over(folder, spec.drop_uid)
         self._cgroup = PidsCgroup.create(self.limits.processes, owner_uid=spec.drop_uid) if self.use_cgroup else None
         argv = (self._cgroup.join_prefix() if self._cgroup else []) + spec.argv
         try:
@@ -182,13 +185,12 @@ class Sandbox:
         try:
             self.info = self._exchange({"op": "ping"}, [], STARTUP_TIMEOUT)
         except SandboxError as exc:
-            raise WorkerDied(f"the sandboxed worker did not start ({level_hint(self.level)}): {exc}") from None
+            raise WorkerDied(f"the sandboxed worker did not start ({self.description}): {exc}") from None
 
     def _worker_folder(self) -> Path:
         """The folder the worker gets. A dropped uid must reach it, so it is staged in a fresh 0711
         temporary folder when its own parents are closed (e.g. under a 0700 home or pytest's tmp)."""
-        dropping = self.level in ("bwrap", "user") and os.geteuid() == 0 and isolation.can_drop_privileges()
-        if not dropping or isolation.others_can_reach(self.submission.parent):
+        if not isolation.drops_privileges(self.level) or isolation.others_can_reach(self.submission.parent):
             return self.submission
         if self._stage is None:
             self._stage = Path(tempfile.mkdtemp(prefix="pa3-worker-"))
@@ -196,18 +198,10 @@ class Sandbox:
             shutil.copytree(self.submission, self._stage / "submission", symlinks=False)
         return self._stage / "submission"
 
-    @staticmethod
-    def _hand_over(folder: Path, uid: int) -> None:
-        """Give the worker's private copy to the sandbox uid (the grader keeps its own copy)."""
-        for root, dirs, files in os.walk(folder):
-            for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
-                os.chown(name, uid, uid, follow_symlinks=False)
-
     def _start_local(self) -> None:
         spec = importlib.util.spec_from_file_location("_pa3_local_worker", isolation.RUNTIME_DIR / "worker.py")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        import sys
         if str(self.submission) not in sys.path:
             sys.path.insert(0, str(self.submission))
         self._local = module.Worker(str(self.submission))
@@ -240,19 +234,11 @@ class Sandbox:
             pass
         for drain in self._drains:
             drain.join(timeout=2)
-        self._old_output += self._output_now()
         self._drains = []
         self._cgroup = None
 
-    def output(self) -> str:
-        """What the student's code printed so far (capped per stream and worker)."""
-        return (self._old_output + self._output_now())[-4 * self.limits.output_bytes:]
-
     def _flooded(self) -> bool:
         return sum(d.total for d in self._drains) > self.limits.output_budget
-
-    def _output_now(self) -> str:
-        return "".join(d.text() for d in self._drains if d.total)
 
     # -- calls -------------------------------------------------------------------------------
 
@@ -263,18 +249,13 @@ class Sandbox:
         return self._request({"op": "call", "target": {"module": module, "name": name}, "method": None},
                              args, kwargs, timeout, key=f"{module}.{name}")
 
-    function = new
-
     def _request(self, message: dict, args=(), kwargs=None, timeout: float | None = None, value=None,
                  key: str | None = None):
         if key in self.bad_members:
             raise Unavailable(self.bad_members[key])
         buffers: list[bytes] = []
-        if message["op"] == "call":
-            message["args"], buffers = encode(list(args))
-            kwargs_tree, more = encode(dict(kwargs or {}))
-            message["kwargs"] = _shift(kwargs_tree, len(buffers))
-            buffers += more
+        if message["op"] == "call":  # one encoding, so args and kwargs share the buffer numbering
+            (message["args"], message["kwargs"]), buffers = encode([list(args), dict(kwargs or {})])
         elif message["op"] == "set":
             message["value"], buffers = encode(value)
         if self.level == "none":
@@ -308,18 +289,15 @@ class Sandbox:
                 raise OutputFlood
         except OutputFlood:
             self._kill()
-            self.restarts += 1
             raise OutputFlood(f"printed more than {self.limits.output_budget >> 20} MB; the worker was stopped") from None
         except TimeoutError:
             self._kill()
-            self.restarts += 1
             raise CallTimedOut(f"did not return within {timeout:g} s; the worker was stopped") from None
         except (EOFError, BrokenPipeError, OSError):
             status = self._death()
             raise WorkerDied(status) from None
         except ProtocolError as exc:
             self._kill()
-            self.restarts += 1
             raise WorkerDied(f"the worker broke the protocol ({exc}); it was stopped") from None
         return self._unpack(reply, reply_buffers)
 
@@ -353,19 +331,7 @@ class Sandbox:
             code = None
         stderr_tail = self._drains[1].text()[-600:].strip() if len(self._drains) > 1 else ""
         self._kill()
-        self.restarts += 1
         return describe_exit(code, self.level) + (f"; its last output: {stderr_tail}" if stderr_tail else "")
-
-
-def _shift(tree, offset: int):
-    """Renumber array buffers of an encoded tree by ``offset`` (kwargs follow args in one frame)."""
-    if isinstance(tree, list):
-        return [_shift(v, offset) for v in tree]
-    if isinstance(tree, dict):
-        if "$a" in tree:
-            return dict(tree, **{"$a": tree["$a"] + offset})
-        return {k: _shift(v, offset) for k, v in tree.items()}
-    return tree
 
 
 def _read_before(fd: int, n: int, deadline: float, flooded=lambda: False) -> bytes:
@@ -398,7 +364,3 @@ def describe_exit(code: int | None, level: str) -> str:
         name = sig.name if sig else f"signal {-code}"
         return f"the worker was {SIGNAL_CAUSES.get(sig, 'ended by ' + name)} ({name})"
     return f"the worker exited with code {code} during the call (os._exit, or a crash in native code)"
-
-
-def level_hint(level: str) -> str:
-    return {"bwrap": "bubblewrap sandbox", "user": "unprivileged user", "process": "plain subprocess"}.get(level, level)

@@ -38,10 +38,15 @@ class Launch:
 
 
 def scrubbed_env() -> dict[str, str]:
-    """The only environment a worker gets: no tokens, no paths into the grader."""
+    """The only environment sandboxed code gets: no tokens, no paths into the grader."""
     return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
-            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg",
-            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
+
+
+def worker_env() -> dict[str, str]:
+    """The NumPy worker's: one BLAS thread (its arrays are tiny) and no display backend."""
+    return scrubbed_env() | {"MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+                             "MKL_NUM_THREADS": "1"}
 
 
 def runtime_paths() -> list[Path]:
@@ -65,8 +70,33 @@ def others_can_reach(path: Path) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=1)
 def can_drop_privileges() -> bool:
+    """Root, and the interpreter and the worker runtime are readable by an unprivileged user."""
     return os.geteuid() == 0 and all(others_can_reach(p) for p in runtime_paths()) and others_can_reach(RUNTIME_DIR)
+
+
+def drops_privileges(level: str) -> bool:
+    """Whether sandboxed code at ``level`` runs as the unprivileged uid outside any namespace too."""
+    return level in ("bwrap", "user") and can_drop_privileges()
+
+
+def hand_over(folder: Path, uid: int) -> None:
+    """Give a private folder (and everything in it) to the sandbox uid."""
+    for root, dirs, files in os.walk(folder):
+        for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
+            os.chown(name, uid, uid, follow_symlinks=False)
+
+
+def describe(level: str) -> str:
+    """What isolation ``level`` gives here, as recorded in the results."""
+    if level == "bwrap":
+        how = f"as uid {os.geteuid()}" if os.geteuid() != 0 else \
+            "as uid 65534" if drops_privileges(level) else "as uid 65534 in a user namespace"
+        return f"bwrap: own mount, PID, network, IPC and UTS namespaces; {how}"
+    return {"user": "user: unprivileged uid 65534, rlimits, scrubbed environment",
+            "process": "process: rlimits and a scrubbed environment only",
+            "none": "none: in the grader's own process, NO isolation (benchmarks only)"}[level]
 
 
 def unavailable_reason(level: str) -> str | None:
@@ -136,7 +166,7 @@ def wrap(level: str, program: list[str], mounts: list[Mount], chdir: Mount, drop
     themselves, like jupyter_client); otherwise ``Launch.popen`` carries it.
     """
     popen: dict = {"env": scrubbed_env(), "start_new_session": True}
-    drop = os.geteuid() == 0 and level in ("bwrap", "user") and can_drop_privileges()
+    drop = drops_privileges(level)
     setpriv = ["setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_GID}", "--clear-groups", "--"]
     if level == "bwrap":
         argv = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--hostname", "pa3-sandbox",
@@ -159,17 +189,13 @@ def wrap(level: str, program: list[str], mounts: list[Mount], chdir: Mount, drop
             # The runtime is only readable by root: stay root outside, but as uid 65534 with
             # no capabilities inside a user namespace.
             argv += ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID)]
-        how = ("as uid 65534" if drop else "as uid 65534 in a user namespace") if os.geteuid() == 0 else \
-              f"as uid {os.geteuid()}"
-        result = Launch(argv + ["--", *program], popen,
-                        f"bwrap: own mount, PID, network, IPC and UTS namespaces; {how}")
+        result = Launch(argv + ["--", *program], popen, describe(level))
     elif level == "user":
         if not drop:
             raise IsolationUnavailable(f"--isolation user: {unavailable_reason('user')}")
-        result = Launch(list(program), dict(popen, cwd=str(chdir.source)),
-                        "user: unprivileged uid 65534, rlimits, scrubbed environment")
+        result = Launch(list(program), dict(popen, cwd=str(chdir.source)), describe(level))
     elif level == "process":
-        return Launch(list(program), dict(popen, cwd=str(chdir.source)), "process: rlimits and a scrubbed environment only")
+        return Launch(list(program), dict(popen, cwd=str(chdir.source)), describe(level))
     else:
         raise ValueError(level)
     if drop:
@@ -188,5 +214,5 @@ def launch(level: str, submission: Path, request_fd: int, response_fd: int, limi
     program = [sys.executable, "-I", f"{runtime}/worker.py", str(request_fd), str(response_fd),
                folder.visible(level), limits_json]
     result = wrap(level, program, [folder], folder)
-    result.popen["pass_fds"] = (request_fd, response_fd)
+    result.popen.update(pass_fds=(request_fd, response_fd), env=worker_env())
     return result
