@@ -15,7 +15,7 @@ import pytest
 from grader import PROJECT_ROOT
 from grader.sandbox import isolation
 from grader.sandbox.client import CallTimedOut, Sandbox, StudentRaised, Unavailable, WorkerDied
-from grader.sandbox.runtime.codec import Handle, ProtocolError, decode, encode, read_frame, write_frame
+from grader.sandbox.runtime.codec import Earlier, Handle, ProtocolError, decode, encode, read_frame, write_frame
 from tests.helpers import processes_with
 
 PROBE = '''
@@ -50,6 +50,17 @@ def hang():
 
 def echo(x):
     return x
+
+class Acc:
+    def __init__(self):
+        self.total = 0
+    def double(self, x):
+        return x * 2
+    def add(self, x):
+        self.total += x
+        return self.total
+    def fail(self):
+        raise ValueError("stop here")
 '''
 
 
@@ -199,6 +210,18 @@ def test_student_exceptions_and_deaths_are_reported(probe_dir):
         with pytest.raises(StudentRaised, match="SystemExit"):
             sb.new("bad", "leave")
         assert sb.new("probe", "echo", [1, 2]) == [1, 2]
+
+
+@pytest.mark.parametrize("level", ["auto", "none"])
+def test_a_sequence_is_one_round_trip_that_passes_results_on(probe_dir, level):
+    with Sandbox(probe_dir, level) as sb:
+        acc = sb.new("probe", "Acc")
+        results = sb.sequence([acc.step("double", np.arange(3.0), keep=False), acc.step("double", Earlier(0)),
+                               acc.step("add", 5)], timeout=5, key="Acc")
+        assert results[0] is None and np.array_equal(results[1], [0.0, 4.0, 8.0]) and results[2] == 5
+        with pytest.raises(StudentRaised, match="stop here"):
+            sb.sequence([acc.step("add", 1), acc.step("fail"), acc.step("add", 100)], timeout=5, key="Acc")
+        assert acc.get("total") == 6  # ran up to the failing call, and no further
 
 
 def test_none_level_says_it_is_not_isolated(probe_dir):

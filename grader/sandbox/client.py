@@ -101,6 +101,10 @@ class Remote:
         return self._sandbox._request({"op": "call", "target": self._ref(), "method": method},
                                       args, kwargs, timeout, key=f"{self.type_name}.{method}")
 
+    def step(self, method: str, *args, keep: bool = True, **kwargs) -> tuple[dict, tuple, dict]:
+        """A call for ``Sandbox.sequence``; ``keep=False`` leaves its result in the worker (for ``Earlier``)."""
+        return {"op": "call", "target": self._ref(), "method": method, "keep": keep}, args, kwargs
+
     def call_echo(self, method: str, *args, timeout: float | None = None) -> tuple:
         """(result, arguments as the worker holds them after the call): shows whether the method modified its inputs."""
         reply = self._sandbox._request({"op": "call", "target": self._ref(), "method": method, "echo_args": True},
@@ -249,11 +253,20 @@ class Sandbox:
         return self._request({"op": "call", "target": {"module": module, "name": name}, "method": None},
                              args, kwargs, timeout, key=f"{module}.{name}")
 
+    def sequence(self, steps: list[tuple[dict, tuple, dict]], timeout: float, key: str) -> list:
+        """Run ``Remote.step`` calls in order in one round trip; ``Earlier(i)`` passes step i's result on.
+
+        ``key`` names the whole sequence for the not-called-again rule.
+        """
+        (calls, buffers) = encode([[list(args), dict(kwargs)] for _, args, kwargs in steps])
+        message = {"op": "sequence", "calls": [dict(m, args=a, kwargs=k) for (m, _, _), (a, k) in zip(steps, calls)]}
+        return self._request(message, timeout=timeout, key=key, buffers=buffers)
+
     def _request(self, message: dict, args=(), kwargs=None, timeout: float | None = None, value=None,
-                 key: str | None = None):
+                 key: str | None = None, buffers: list[bytes] | None = None):
         if key in self.bad_members:
             raise Unavailable(self.bad_members[key])
-        buffers: list[bytes] = []
+        buffers = buffers or []
         if message["op"] == "call":  # one encoding, so args and kwargs share the buffer numbering
             (message["args"], message["kwargs"]), buffers = encode([list(args), dict(kwargs or {})])
         elif message["op"] == "set":

@@ -11,7 +11,8 @@ import pytest
 from test_specs.rubric import IRIS_MIN_ACCURACY
 from test_specs.support import iris
 from test_specs.support.checklist import Checklist
-from test_specs.support.compare import as_array, assert_close, assert_gradient, assert_scalar, fail
+from grader.sandbox.runtime.codec import Earlier
+from test_specs.support.compare import as_array, assert_close, assert_gradient, assert_scalar, describe, fail
 from test_specs.support.gradcheck import numerical_gradient
 from test_specs.support.graded import graded
 
@@ -34,14 +35,22 @@ def iris_run(student, ctx):
     try:
         model = student.model((16, 3), ACTIVATIONS, lr=0.05, momentum=0.9, seed=0)
         n = len(data["X_train"])
+        steps, loss_steps = [], []  # the whole training in one round trip to the worker
         for epoch in range(IRIS_EPOCHS):
-            losses, order = [], rng.permutation(n)
+            order = rng.permutation(n)
+            loss_steps.append([])
             for start in range(0, n, IRIS_BATCH):
                 idx = order[start:start + IRIS_BATCH]
-                X, Y = data["X_train"][idx], data["Y_train"][idx]
-                out = model.call("forward", X)
-                losses.append(float(model.call("backward", Y, out)))
-                model.call("update", epoch)
+                steps.append(model.step("forward", data["X_train"][idx], keep=False))
+                loss_steps[-1].append(len(steps))
+                steps.append(model.step("backward", data["Y_train"][idx], Earlier(len(steps) - 1)))
+                steps.append(model.step("update", epoch, keep=False))
+        results = student.sb.sequence(steps, timeout=60, key="NeuralNetworkModel (Iris training)")
+        for epoch_steps in loss_steps:
+            losses = [results[i] for i in epoch_steps]
+            if not all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in losses):
+                fail("NeuralNetworkModel.backward during Iris training", "did not return the loss as a number",
+                     got=describe(next(v for v in losses if not isinstance(v, (int, float, np.number)))))
             run["epoch_losses"].append(float(np.mean(losses)))
         out = as_array(model.call("forward", data["X_test"]), (len(data["y_test"]), 3), "forward on the Iris test split")
         run["accuracy"] = float(np.mean(out.argmax(axis=1) == data["y_test"]))

@@ -40,6 +40,15 @@ class Handle:
         return f"<{self.type_name} object in the sandbox>"
 
 
+class Earlier:
+    """In a sequence of calls, the result of call ``index`` of the same sequence (it stays in the worker)."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+
 def _dtype(text: object) -> np.dtype:
     if not isinstance(text, str) or len(text) > 8:
         raise ProtocolError(f"bad dtype {text!r}")
@@ -67,6 +76,8 @@ def encode(value: object, register=None) -> tuple[object, list[bytes]]:
             return v
         if isinstance(v, Handle):
             return {"$h": v.id, "type": v.type_name}
+        if isinstance(v, Earlier):
+            return {"$r": v.index}
         if isinstance(v, np.ndarray) and v.dtype.kind in ALLOWED_KINDS and v.dtype.fields is None:
             array = np.ascontiguousarray(v.view(np.ndarray))
             buffers.append(array.tobytes())
@@ -86,8 +97,9 @@ def encode(value: object, register=None) -> tuple[object, list[bytes]]:
     return enc(value, 0), buffers
 
 
-def decode(tree: object, buffers: list[bytes], resolve=None) -> object:
-    """Inverse of ``encode``; ``resolve(id, type_name)`` turns handle references into objects."""
+def decode(tree: object, buffers: list[bytes], resolve=None, earlier: list | None = None) -> object:
+    """Inverse of ``encode``; ``resolve(id, type_name)`` turns handle references into objects and
+    ``earlier`` (worker side, in a sequence) holds the results that ``{"$r": i}`` refers to."""
     count = [0]
 
     def dec(v: object, depth: int) -> object:
@@ -124,6 +136,8 @@ def decode(tree: object, buffers: list[bytes], resolve=None) -> object:
                     raise ProtocolError("bad dict entry")
                 out[pair[0]] = dec(pair[1], depth + 1)
             return out
+        if "$r" in v and type(v["$r"]) is int and earlier is not None and 0 <= v["$r"] < len(earlier):
+            return earlier[v["$r"]]
         if "$h" in v and type(v["$h"]) is int:
             type_name = str(v.get("type", "object"))[:100]
             return resolve(v["$h"], type_name) if resolve else Handle(v["$h"], type_name)

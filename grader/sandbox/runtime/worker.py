@@ -9,6 +9,8 @@ per request:
     {"op": "get",  "target": {"$h": id}, "path": [attr or key or index, ...]}
     {"op": "set",  "target": {"$h": id}, "path": [...], "value": ...}
     {"op": "ping"}
+    {"op": "sequence", "calls": [call, ...]}   calls in order, one round trip; an argument {"$r": i} is
+                                               the result of call i, and "keep": false sends None back
 
 with ``{"ok": value}`` or ``{"error": {"type", "message", "traceback"}}``. Objects that cannot be
 sent stay here and travel as handles. Only the standard library and NumPy are imported.
@@ -82,14 +84,19 @@ class Worker:
             return obj[key]
         return getattr(obj, key)
 
-    def handle(self, message, buffers):
+    def handle(self, message, buffers, earlier=None):
         op = message.get("op")
         if op == "ping":
             return {"pid": os.getpid(), "uid": os.getuid(), "python": sys.version.split()[0]}
+        if op == "sequence":
+            results = []
+            for call in message.get("calls", []):
+                results.append(self.handle(call, buffers, results))
+            return [r if call.get("keep", True) else None for r, call in zip(results, message.get("calls", []))]
         obj = self.target(message.get("target"))
         if op == "call":
-            args = decode(message.get("args", []), buffers, self.resolve)
-            kwargs = decode(message.get("kwargs", {"$d": []}), buffers, self.resolve)
+            args = decode(message.get("args", []), buffers, self.resolve, earlier)
+            kwargs = decode(message.get("kwargs", {"$d": []}), buffers, self.resolve, earlier)
             fn = getattr(obj, message["method"]) if message.get("method") else obj
             result = fn(*args, **kwargs)
             # echo_args: also return the arguments as they are after the call (did it modify its inputs?)
