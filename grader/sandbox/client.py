@@ -105,6 +105,10 @@ class Remote:
         """A call for ``Sandbox.sequence``; ``keep=False`` leaves its result in the worker (for ``Earlier``)."""
         return {"op": "call", "target": self._ref(), "method": method, "keep": keep}, args, kwargs
 
+    def step_set(self, *path, value) -> tuple[dict, tuple, dict]:
+        """An assignment for ``Sandbox.sequence`` (like ``set``)."""
+        return {"op": "set", "target": self._ref(), "path": list(path), "keep": False}, (value,), {}
+
     def call_echo(self, method: str, *args, timeout: float | None = None) -> tuple:
         """(result, arguments as the worker holds them after the call): shows whether the method modified its inputs."""
         reply = self._sandbox._request({"op": "call", "target": self._ref(), "method": method, "echo_args": True},
@@ -259,7 +263,8 @@ class Sandbox:
         ``key`` names the whole sequence for the not-called-again rule.
         """
         (calls, buffers) = encode([[list(args), dict(kwargs)] for _, args, kwargs in steps])
-        message = {"op": "sequence", "calls": [dict(m, args=a, kwargs=k) for (m, _, _), (a, k) in zip(steps, calls)]}
+        message = {"op": "sequence", "calls": [dict(m, value=a[0]) if m["op"] == "set" else dict(m, args=a, kwargs=k)
+                                               for (m, _, _), (a, k) in zip(steps, calls)]}
         return self._request(message, timeout=timeout, key=key, buffers=buffers)
 
     def _request(self, message: dict, args=(), kwargs=None, timeout: float | None = None, value=None,

@@ -9,7 +9,7 @@ per request:
     {"op": "get",  "target": {"$h": id}, "path": [attr or key or index, ...]}
     {"op": "set",  "target": {"$h": id}, "path": [...], "value": ...}
     {"op": "ping"}
-    {"op": "sequence", "calls": [call, ...]}   calls in order, one round trip; an argument {"$r": i} is
+    {"op": "sequence", "calls": [call or set, ...]}   in order, one round trip; an argument {"$r": i} is
                                                the result of call i, and "keep": false sends None back
 
 with ``{"ok": value}`` or ``{"error": {"type", "message", "traceback"}}``. Objects that cannot be
@@ -109,7 +109,7 @@ class Worker:
         if op == "set":
             for key in path[:-1]:
                 obj = self.step(obj, key)
-            value = decode(message.get("value"), buffers, self.resolve)
+            value = decode(message.get("value"), buffers, self.resolve, earlier)
             if isinstance(obj, (dict, list)):
                 obj[path[-1]] = value
             else:
