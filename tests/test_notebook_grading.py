@@ -92,7 +92,8 @@ def test_hard_coded_history_is_not_believed(graded):
     result, s2, _ = graded("hard_coded_history")
     section_1_intact(result)
     assert s2["2.4"].status == "failed" and "far above the measured" in s2["2.4"].output
-    assert s2["2.5"].status == "failed" and "does not match the exported model" in s2["2.5"].output
+    # One mistake, one penalty: the eight entries are there, so 2.5 (which judges lengths only) passes.
+    assert s2["2.5"].status == "passed" and "far above" not in s2["2.5"].output
 
 
 def test_softmax_before_cross_entropy_is_caught(graded):

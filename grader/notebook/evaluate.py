@@ -1,8 +1,9 @@
 """Judge an exported TorchScript model in a clean process: accuracy on the FashionMNIST test split with the
 grader's own loading, and the architecture read from the exported graph. No student Python runs here.
 
-Inputs are exactly what ``transforms.ToTensor()`` makes: float32 in [0, 1], shape (N, 1, 28, 28).
-Run as ``python -m grader.notebook.evaluate MODEL ROOT``; prints one JSON object.
+Inputs are exactly what ``transforms.ToTensor()`` makes: float32 in [0, 1], shape (N, 1, 28, 28), or the same
+images flattened to (N, 784) for a model exported with the "features" layout (pa3-api.md allows both).
+Run as ``python -m grader.notebook.evaluate MODEL ROOT [images|features]``; prints one JSON object.
 """
 
 from __future__ import annotations
@@ -39,14 +40,17 @@ def architecture(model) -> dict:
             "convolution": any(any(c in op.lower() for c in CONV_OPS) for op in ops)}
 
 
-def evaluate(model_path: Path, root: Path, batch_size: int = 1000) -> dict:
+def evaluate(model_path: Path, root: Path, layout: str = "images", batch_size: int = 1000) -> dict:
+    """Accuracy and architecture of the TorchScript model at ``model_path`` on the test split under ``root``."""
     import torch
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     model = torch.jit.load(str(model_path), map_location="cpu").eval()
     report = {"accuracy": None, "n": 0, "output_shape": None, "softmax_output": False, **architecture(model)}
     X, y = test_tensors(root)
-    report["n"] = len(X)
+    if layout == "features":
+        X = X.reshape(len(X), 28 * 28)
+    report["n"], report["input"] = len(X), layout
     correct, probability_rows = 0, 0
     with torch.no_grad():
         for start in range(0, len(X), batch_size):
@@ -64,4 +68,4 @@ def evaluate(model_path: Path, root: Path, batch_size: int = 1000) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(evaluate(Path(sys.argv[1]), Path(sys.argv[2]))))
+    print(json.dumps(evaluate(Path(sys.argv[1]), Path(sys.argv[2]), *sys.argv[3:4])))

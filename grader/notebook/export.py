@@ -12,11 +12,37 @@ from pathlib import Path
 HISTORY_NAMES = ("train_losses", "val_losses", "train_accuracies", "val_accuracies")
 MODEL_FILE = "model.pt"
 HISTORY_FILE = "history.json"
+# The input layouts pa3-api.md allows, tried in this order: images as ToTensor() makes them, then flattened.
+INPUT_SHAPES = {"images": (1, 28, 28), "features": (784,)}
+
+# Run before the student's cells: after every cell, the lengths of the four lists (so a plot drawn before
+# the lists were filled is known to show blank axes), keyed by a digest of the cell's source.
+_TRACKER = '''
+def _pa3_track(result, _names={names!r}, _log=[]):
+    import hashlib
+    ns = get_ipython().user_ns
+    lengths = {{}}
+    for name in _names:
+        try:
+            lengths[name] = len(ns[name]) if name in ns else None
+        except Exception:
+            lengths[name] = None
+    if len(_log) < 10000:
+        _log.append([hashlib.sha1(result.info.raw_cell.encode("utf-8", "replace")).hexdigest()[:16], lengths])
+
+_pa3_track.log = _pa3_track.__defaults__[1]
+get_ipython().events.register("post_run_cell", _pa3_track)
+'''
 
 _EXPORT = '''
 def _pa3_export(out_dir):
     import json, math, os, torch
-    report = {{"model": None, "history": {{}}, "errors": []}}
+    report = {{"model": None, "input": None, "history": {{}}, "errors": [], "attempts": [],
+              "trained_on": None, "cuda_visible": torch.cuda.is_available(), "lengths_after": []}}
+    try:
+        report["lengths_after"] = list(_pa3_track.log)
+    except Exception:
+        pass
     ns = globals()
     for name in {names!r}:
         value = ns.get(name)
@@ -28,14 +54,31 @@ def _pa3_export(out_dir):
     if not isinstance(model, torch.nn.Module):
         report["errors"].append(f"model: expected a torch.nn.Module, found {{type(model).__name__}}")
     else:
+        try:  # where it was trained (Colab: often cuda); tracing and evaluation happen on the CPU
+            report["trained_on"] = str(next(model.parameters()).device)
+        except Exception:
+            pass
         try:
-            model.eval()
-            with torch.no_grad():
-                traced = torch.jit.trace(model, torch.zeros(2, 1, 28, 28))
-            traced.save(os.path.join(out_dir, {model_file!r}))
-            report["model"] = {model_file!r}
+            model.to("cpu").eval()
         except Exception as exc:
-            report["errors"].append(f"model: could not be exported with torch.jit.trace ({{type(exc).__name__}}: {{exc}})")
+            report["errors"].append(f"model: could not be moved to the CPU ({{type(exc).__name__}}: {{exc}})")
+        for layout, shape in {shapes!r}.items():
+            try:
+                with torch.no_grad():
+                    traced = torch.jit.trace(model, torch.zeros(2, *shape), check_trace=False)
+                    out = traced(torch.zeros(3, *shape))
+                if not isinstance(out, torch.Tensor) or tuple(out.shape) != (3, 10):
+                    shown = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+                    raise ValueError(f"output {{shown}} for a batch of 3, expected (3, 10)")
+            except Exception as exc:
+                first = (str(exc).strip().splitlines() or [""])[0][:300]
+                report["attempts"].append(f"input (N, {{', '.join(map(str, shape))}}): {{type(exc).__name__}}: {{first}}")
+                continue
+            traced.save(os.path.join(out_dir, {model_file!r}))
+            report["model"], report["input"] = {model_file!r}, layout
+            break
+        else:
+            report["errors"].append("model: accepts neither input layout; " + "; ".join(report["attempts"]))
     with open(os.path.join(out_dir, {history_file!r}), "w") as f:
         json.dump(report, f, allow_nan=True)
 
@@ -44,13 +87,50 @@ del _pa3_export
 '''
 
 
+def cell_digest(source: str) -> str:
+    """The key the tracker gives a cell: the same digest of the source it was sent."""
+    import hashlib
+
+    return hashlib.sha1(source.encode("utf-8", "replace")).hexdigest()[:16]
+
+
+def tracker_cell_source() -> str:
+    """Python for the set-up cell: records the history lists' lengths after every cell."""
+    return _TRACKER.format(names=HISTORY_NAMES)
+
+
+def lengths_after(report: dict, cells: list[tuple[int, str]]) -> dict[int, dict[str, int | None]]:
+    """{cell index: {list name: its length after that cell ran, or None}} for the executed ``cells`` (index, source).
+
+    The kernel's log is matched to the cells in order by digest; a cell that did not run has no entry.
+    """
+    log = report.get("lengths_after")
+    log = log if isinstance(log, list) else []
+    found: dict[int, dict[str, int | None]] = {}
+    position = 0
+    for index, source in cells:
+        if not source.strip():
+            continue  # nbclient does not send empty cells
+        digest = cell_digest(source)
+        for at in range(position, min(len(log), position + 64)):  # bounded: the log is the kernel's
+            entry = log[at]
+            if isinstance(entry, list) and len(entry) == 2 and entry[0] == digest and isinstance(entry[1], dict):
+                found[index] = {name: n if isinstance(n, int) and not isinstance(n, bool) else None
+                                for name in HISTORY_NAMES for n in [entry[1].get(name)]}
+                position = at + 1
+                break
+    return found
+
+
 def export_cell_source(out_dir: str) -> str:
     """Python for the appended cell, writing into ``out_dir`` (a path the kernel can write)."""
-    return _EXPORT.format(names=HISTORY_NAMES, model_file=MODEL_FILE, history_file=HISTORY_FILE, out_dir=out_dir)
+    return _EXPORT.format(names=HISTORY_NAMES, shapes=INPUT_SHAPES, model_file=MODEL_FILE,
+                          history_file=HISTORY_FILE, out_dir=out_dir)
 
 
 def read_export(out_dir: Path) -> dict:
-    """The export report: {"model": file or None, "history": {name: list or None}, "errors": [...]}.
+    """The export report: {"model": file or None, "input": layout or None, "history": {name: list or None},
+    "errors": [...], "attempts": [...], "trained_on": device or None, "cuda_visible": bool}.
 
     Parsed as plain JSON: a hostile notebook can write anything there, so every
     field is re-checked by the caller.
@@ -59,7 +139,8 @@ def read_export(out_dir: Path) -> dict:
     if not path.is_file():
         return {"model": None, "history": {}, "errors": ["the export cell did not run (the notebook stopped earlier)"]}
     try:
-        report = json.loads(path.read_text()[:10_000_000])
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        with path.open("rb") as f:
+            report = json.loads(f.read(10_000_000))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         return {"model": None, "history": {}, "errors": [f"the export report is unreadable: {exc}"]}
     return report if isinstance(report, dict) else {"model": None, "history": {}, "errors": ["malformed export report"]}

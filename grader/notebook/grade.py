@@ -13,7 +13,7 @@ from pathlib import Path
 from grader import PROVIDED_DIR, PROVIDED_FILES
 from grader.fashion_data import prepare
 from grader.notebook import judge
-from grader.notebook.export import MODEL_FILE
+from grader.notebook.export import INPUT_SHAPES, MODEL_FILE
 from grader.notebook.kernel import SandboxedKernel
 from grader.notebook.run import execute, load
 from grader.results import TestResult
@@ -29,10 +29,13 @@ EVALUATION_TIMEOUT = 300
 RESERVE = 30  # seconds kept for evaluation and writing results before a deadline
 
 
-def evaluate_outside(model: Path, data_root: Path) -> tuple[dict | None, str | None]:
+def evaluate_outside(model: Path, data_root: Path, layout: str = "images") -> tuple[dict | None, str | None]:
     """Run the evaluator in a separate clean process, after the kernel has exited."""
+    if layout not in INPUT_SHAPES:  # written by the kernel: never trusted as an argument
+        return None, f"the export named an unknown input layout {str(layout)[:40]!r}"
     try:
-        done = subprocess.run([sys.executable, "-I", "-m", "grader.notebook.evaluate", str(model), str(data_root)],
+        done = subprocess.run([sys.executable, "-I", "-m", "grader.notebook.evaluate", str(model), str(data_root),
+                               layout],
                               capture_output=True, text=True, timeout=EVALUATION_TIMEOUT,
                               env=dict(isolation_levels.scrubbed_env(), PYTHONPATH=str(Path(__file__).parents[2])))
     except subprocess.TimeoutExpired:
@@ -81,7 +84,8 @@ def grade_notebook(intake: Intake | None, workspace: Workspace, isolation: str |
     kernel = SandboxedKernel(level, work, data_root, export, workspace.path("scratch"))
     run = execute(nb, kernel, min(cell_timeout, budget), budget)
     model = export / MODEL_FILE
-    evaluation, error = (evaluate_outside(model, data_root) if model.is_file() and run.export.get("model")
+    evaluation, error = (evaluate_outside(model, data_root, run.export.get("input") or "images")
+                         if model.is_file() and run.export.get("model")
                          else (None, None))
     if keep_dir is not None and run.notebook is not None:
         keep(run.notebook, Path(keep_dir))

@@ -1,10 +1,16 @@
-"""Section 2 results (44 points) from the notebook run, the export and the grader's own evaluation."""
+"""Section 2 results (44 points) from the notebook run, the export and the grader's own evaluation.
+
+One function per rubric item, each judging only its own property from plain data (so each is unit-tested
+without running a notebook): one mistake costs one item, and its message says what to change.
+"""
 
 from __future__ import annotations
 
+import math
 import re
 
 from grader.notebook.export import HISTORY_NAMES
+from grader.notebook.kernel import DEVICES
 from grader.notebook.run import NotebookRun, figures
 from grader.results import TestResult
 from test_specs.rubric import FASHION_MIN_ACCURACY, MIN_EPOCHS
@@ -20,6 +26,8 @@ RUBRIC = {
     "accuracy_plot": ("2.7", 7, "PA3.ipynb: plot of training and validation accuracy per epoch"),
 }
 CLAIM_TOLERANCE = 0.05
+LOSSES, ACCURACIES = HISTORY_NAMES[:2], HISTORY_NAMES[2:]
+INPUT_LAYOUTS = {"images": "(N, 1, 28, 28) images", "features": "(N, 784) flattened features"}
 
 
 def _result(key: str, passed: bool, output: str, name: str | None = None) -> TestResult:
@@ -34,91 +42,115 @@ def all_failed(message: str, threshold: float = FASHION_MIN_ACCURACY) -> list[Te
             for key in RUBRIC]
 
 
-def judge(run: NotebookRun, evaluation: dict | None, evaluation_error: str | None,
-          threshold: float = FASHION_MIN_ACCURACY) -> list[TestResult]:
-    nb = run.notebook
-    history = run.export.get("history", {}) or {}
-    export_errors = run.export.get("errors", []) or []
-    results = []
+def clean_history(history: object) -> dict[str, list[float] | None]:
+    """The four lists as the kernel wrote them, re-checked: a list of finite-or-not numbers, or None."""
+    history = history if isinstance(history, dict) else {}
+    cleaned: dict[str, list[float] | None] = {}
+    for name in HISTORY_NAMES:
+        value = history.get(name)
+        ok = isinstance(value, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        cleaned[name] = [float(v) for v in value] if ok else None
+    return cleaned
 
-    # 2.1 runs to the end
+
+def accuracy_unit(values: list[float]) -> str | None:
+    """"fraction" (all in [0, 1]), "percent" (all in [0, 100], some above 1), or None (empty or out of range)."""
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite or any(v < 0 or v > 100 for v in finite):
+        return None
+    return "percent" if any(v > 1 for v in finite) else "fraction"
+
+
+def as_fraction(values: list[float]) -> list[float]:
+    return [v / 100 for v in values] if accuracy_unit(values) == "percent" else list(values)
+
+
+def judge_runs(run: NotebookRun) -> TestResult:
+    """2.1: every student cell ran, none raised, none timed out. Colab-only cells are skipped and cost nothing."""
     problems = ([run.stopped] if run.stopped else []) + [str(e) for e in run.errors]
-    results.append(_result("runs", run.completed, "\n\n".join(problems) or f"ran in {run.wall_time:.1f} s"))
+    facts = [f"kernel devices: {DEVICES}"]
+    trained_on = run.export.get("trained_on")
+    if isinstance(trained_on, str) and not trained_on.startswith("cpu"):
+        facts.append(f"the model was on {trained_on[:20]} and was moved to the CPU for grading")
+    summary = "\n\n".join(problems) if problems else f"ran in {run.wall_time:.1f} s"
+    return _result("runs", run.completed, "\n".join([summary, *run.notes, *facts]))
 
-    model_problem = evaluation_error or ("; ".join(export_errors) if evaluation is None else None)
-    if evaluation is None and not model_problem:
-        model_problem = "no model was exported (the notebook stopped before `model` existed)"
 
-    # 2.2 MLP only
-    if evaluation is None:
-        results.append(_result("mlp", False, model_problem))
-    else:
-        bad = sorted(set(k for k in evaluation["parameterised"] if k != "Linear"))
-        ok = not bad and not evaluation["convolution"] and "Linear" in evaluation["parameterised"]
-        detail = f"modules with weights: {', '.join(evaluation['parameterised']) or 'none'}"
-        if evaluation["convolution"]:
-            detail += "; the graph contains a convolution"
-        if bad:
-            detail += f"; only nn.Linear may carry weights, found {', '.join(bad)}"
-        results.append(_result("mlp", ok, detail))
+def judge_mlp(evaluation: dict) -> TestResult:
+    """2.2: only nn.Linear carries weights and the graph has no convolution."""
+    bad = sorted(set(k for k in evaluation["parameterised"] if k != "Linear"))
+    ok = not bad and not evaluation["convolution"] and "Linear" in evaluation["parameterised"]
+    detail = f"modules with weights: {', '.join(evaluation['parameterised']) or 'none'}"
+    if evaluation["convolution"]:
+        detail += "; the graph contains a convolution"
+    if bad:
+        detail += f"; only nn.Linear may carry weights, found {', '.join(bad)}"
+    return _result("mlp", ok, detail)
 
-    # 2.3 logits, not probabilities, into CrossEntropyLoss
-    source = "\n".join(c.source for c in nb.cells if c.cell_type == "code") if nb is not None else ""
-    uses_ce = "CrossEntropyLoss" in source or "cross_entropy" in source
-    if evaluation is None:
-        results.append(_result("logits", False, model_problem))
-    else:
-        bad = evaluation["softmax_output"] and uses_ce
-        results.append(_result("logits", not bad, (
-            "the model's outputs are probabilities (a softmax at the end) but it is trained with "
-            "nn.CrossEntropyLoss, which applies log-softmax itself; remove the final softmax") if bad else
-            "the model outputs logits"))
 
-    # 2.4 accuracy, measured here
-    claimed = history.get("val_accuracies") or []
-    claimed_last = claimed[-1] if claimed and isinstance(claimed[-1], (int, float)) else None
-    if evaluation is None or evaluation.get("accuracy") is None:
-        shape = evaluation.get("output_shape") if evaluation else None
-        message = model_problem or f"the model's output has shape {shape}; expected (N, 10) logits for (N, 1, 28, 28) images"
-        results.append(_result("accuracy", False, message, name=RUBRIC["accuracy"][2].format(threshold=threshold)))
-    else:
-        measured = evaluation["accuracy"]
-        lines = [f"measured by the grader on {evaluation['n']} test images, fed as transforms.ToTensor() makes them"]
-        if claimed_last is not None and claimed_last > measured + CLAIM_TOLERANCE:
-            lines.append(f"the notebook's own last validation accuracy is {claimed_last:.3f}, far above the measured "
-                         f"{measured:.3f}: normalisation or flattening outside the model, a history that was not "
-                         f"computed from this model, or a model left in training mode can explain it")
-        results.append(_result("accuracy", measured >= threshold, "\n".join(lines),
-                               name=f"{RUBRIC['accuracy'][2].format(threshold=threshold)} (measured {measured:.3f})"))
+def judge_logits(evaluation: dict, uses_cross_entropy: bool) -> TestResult:
+    """2.3: a model trained with nn.CrossEntropyLoss outputs logits, not probabilities."""
+    bad = evaluation["softmax_output"] and uses_cross_entropy
+    return _result("logits", not bad, (
+        "the model's outputs are probabilities (a softmax at the end) but it is trained with "
+        "nn.CrossEntropyLoss, which applies log-softmax itself; remove the final softmax") if bad else
+        "the model outputs logits")
 
-    # 2.5 epochs
-    lengths = {name: len(history[name]) if isinstance(history.get(name), list) else None for name in HISTORY_NAMES}
-    short = [f"{name}: {'missing' if n is None else n}" for name, n in lengths.items() if n is None or n < MIN_EPOCHS]
-    mismatch = (claimed_last is not None and evaluation and evaluation.get("accuracy") is not None
-                and abs(claimed_last - evaluation["accuracy"]) > CLAIM_TOLERANCE)
+
+def judge_accuracy(evaluation: dict, val_accuracies: list[float] | None, threshold: float) -> TestResult:
+    """2.4: accuracy measured by the grader; a history far above it is explained here, and only here."""
+    title = RUBRIC["accuracy"][2].format(threshold=threshold)
+    if evaluation.get("accuracy") is None:
+        shape = evaluation.get("output_shape")
+        return _result("accuracy", False, f"the model's output has shape {shape}; expected (N, 10) logits", name=title)
+    measured = evaluation["accuracy"]
+    layout = INPUT_LAYOUTS.get(evaluation.get("input") or "images", "(N, 1, 28, 28) images")
+    lines = [f"measured by the grader on {evaluation['n']} test images, fed as {layout} exactly as "
+             f"transforms.ToTensor() makes them (values in [0, 1])"]
+    unit = accuracy_unit(val_accuracies or [])
+    if val_accuracies and unit and math.isfinite(val_accuracies[-1]):
+        claimed = as_fraction(val_accuracies)[-1]
+        lines.append(f"val_accuracies read as {'percentages' if unit == 'percent' else 'fractions'}: "
+                     f"last entry {val_accuracies[-1]:g} = {claimed:.3f}")
+        if claimed > measured + CLAIM_TOLERANCE:
+            lines.append(f"the notebook's own last validation accuracy is {claimed:.3f}, far above the measured "
+                         f"{measured:.3f}: normalisation or flattening outside the model (put transforms.Normalize "
+                         f"inside the model instead), a history that was not computed from this model, or a model "
+                         f"left in training mode can explain it")
+    elif val_accuracies:
+        lines.append("val_accuracies holds values outside [0, 100]: neither fractions nor percentages")
+    return _result("accuracy", measured >= threshold, "\n".join(lines), name=f"{title} (measured {measured:.3f})")
+
+
+def judge_epochs(history: dict[str, list[float] | None]) -> TestResult:
+    """2.5: the lengths of the four lists, nothing else (whether they agree with the model is 2.4's business)."""
+    lengths = {name: None if history.get(name) is None else len(history[name]) for name in HISTORY_NAMES}
+    short = [f"{name}: {'missing or not a list of numbers' if n is None else n}"
+             for name, n in lengths.items() if n is None or n < MIN_EPOCHS]
     output = ", ".join(f"{k}: {v}" for k, v in lengths.items())
     if short:
         output = f"fewer than {MIN_EPOCHS} epochs: {'; '.join(short)}"
-    elif mismatch:
-        output += (f"\nthe last val_accuracies entry ({claimed_last:.3f}) does not match the exported model "
-                   f"({evaluation['accuracy']:.3f}): the history must come from training this model")
-    results.append(_result("epochs", not short and not mismatch, output,
-                           name=RUBRIC["epochs"][2].format(epochs=MIN_EPOCHS) + f" (found {min((n or 0) for n in lengths.values())})"))
-
-    # 2.6 / 2.7 plots
-    found = figures(nb) if nb is not None else []
-    history_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
-                     and any(name in c.source for name in HISTORY_NAMES)] if nb is not None else []
-    results += _plots(found, history_cells[0] if history_cells else None)
-    return results
+    units = {"fraction": "fractions", "percent": "percentages"}
+    accuracies = [f"{name} read as {units[accuracy_unit(history[name])]}" for name in ACCURACIES
+                  if history.get(name) and accuracy_unit(history[name])]
+    if accuracies:
+        output += "\n" + ", ".join(accuracies)
+    return _result("epochs", not short, output,
+                   name=RUBRIC["epochs"][2].format(epochs=MIN_EPOCHS) + f" (found {min((n or 0) for n in lengths.values())})")
 
 
-def _plots(found: list[tuple[int, str]], first_history_cell: int | None) -> list[TestResult]:
-    """A figure drawn by a cell that uses the loss lists, and one by a cell that uses the accuracy lists.
+def judge_plots(found: list[tuple[int, str]], first_history_cell: int | None,
+                history: dict[str, list[float] | None], cell_number: dict[int, int] | None = None,
+                lengths: dict[int, dict] | None = None) -> list[TestResult]:
+    """2.6 / 2.7: a figure drawn by a cell that uses the loss lists, and one by a cell that uses the accuracy lists.
 
-    When the cells call a helper instead, figures drawn after the history first appears count in
-    order (so a Part 1 plot earlier in the notebook never stands in for them).
+    When the cells call a helper instead, figures drawn after the history first appears count in order (so a
+    Part 1 plot earlier in the notebook never stands in for them). A figure counts only when the lists it
+    shows hold numbers: when the notebook finishes, and right after its own cell ran (``lengths``, where
+    known); otherwise it is blank axes.
     """
+    cell_number, lengths = cell_number or {}, lengths or {}
+    by_cell = dict(found)
     loss = [i for i, src in found if re.search(r"\b(train|val)_losses\b", src)]
     acc = [i for i, src in found if re.search(r"\b(train|val)_accuracies\b", src)]
     unattributed = [i for i, src in found if i not in loss and i not in acc
@@ -128,9 +160,62 @@ def _plots(found: list[tuple[int, str]], first_history_cell: int | None) -> list
     if not acc and unattributed:
         acc = [unattributed.pop(0)]
     summary = f"{len(found)} figure(s) in the outputs of the grader's run"
-    return [
-        _result("loss_plot", bool(loss), summary + ("" if loss else "; no figure of train_losses / val_losses "
-                                                              "(call plt.show() in the cell that plots them)")),
-        _result("accuracy_plot", bool(acc), summary + ("" if acc else "; no figure of train_accuracies / "
-                                                                   "val_accuracies")),
-    ]
+
+    def blank(index: int, names: tuple[str, ...]) -> str | None:
+        """Why the figure of cell ``index`` shows blank axes, or None when its lists hold numbers."""
+        shown = [n for n in names if re.search(rf"\b{n}\b", by_cell[index])] or list(names)
+        at_end = [n for n in shown if not history.get(n)]
+        if at_end:
+            return (f"{', '.join(at_end)} {'is' if len(at_end) == 1 else 'are'} missing or empty when the notebook "
+                    f"finishes (fill the lists in the training loop, then plot them)")
+        then = lengths.get(index, {})
+        early = [n for n in shown if n in then and not then[n]]
+        if early:
+            return (f"{', '.join(early)} {'is' if len(early) == 1 else 'are'} still empty when code cell "
+                    f"{cell_number.get(index, index)} runs (the lists are filled by a later cell: run the plot after "
+                    f"training, top to bottom)")
+        return None
+
+    def judged(key: str, cells: list[int], names: tuple[str, ...], what: str) -> TestResult:
+        if not cells:
+            return _result(key, False, f"{summary}; no figure of {what} (call plt.show() in the cell that plots them)")
+        reasons = []
+        for index in cells:
+            reason = blank(index, names)
+            if reason is None:
+                return _result(key, True, f"{summary}; {what} in code cell {cell_number.get(index, index)}")
+            reasons.append(reason)
+        where = f"code cell {cell_number.get(cells[0], cells[0])}"
+        return _result(key, False, f"{summary}; the figure of {what} in {where} shows blank axes: {reasons[0]}")
+
+    return [judged("loss_plot", loss, LOSSES, "train_losses / val_losses"),
+            judged("accuracy_plot", acc, ACCURACIES, "train_accuracies / val_accuracies")]
+
+
+def judge(run: NotebookRun, evaluation: dict | None, evaluation_error: str | None,
+          threshold: float = FASHION_MIN_ACCURACY) -> list[TestResult]:
+    nb = run.notebook
+    history = clean_history(run.export.get("history"))
+    export_errors = [str(e)[:2000] for e in run.export.get("errors", []) or []][:10]
+
+    model_problem = evaluation_error or ("; ".join(export_errors) if evaluation is None else None)
+    if evaluation is None and not model_problem:
+        model_problem = "no model was exported (the notebook stopped before `model` existed)"
+    source = "\n".join(c.source for c in nb.cells if c.cell_type == "code") if nb is not None else ""
+    uses_ce = "CrossEntropyLoss" in source or "cross_entropy" in source
+
+    results = [judge_runs(run)]
+    if evaluation is None:
+        results += [_result("mlp", False, model_problem), _result("logits", False, model_problem),
+                    _result("accuracy", False, model_problem, name=RUBRIC["accuracy"][2].format(threshold=threshold))]
+    else:
+        results += [judge_mlp(evaluation), judge_logits(evaluation, uses_ce),
+                    judge_accuracy(evaluation, history["val_accuracies"], threshold)]
+    results.append(judge_epochs(history))
+
+    found = figures(nb) if nb is not None else []
+    code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"] if nb is not None else []
+    history_cells = [i for i in code_cells if any(name in nb.cells[i].source for name in HISTORY_NAMES)]
+    results += judge_plots(found, history_cells[0] if history_cells else None, history,
+                           {index: n + 1 for n, index in enumerate(code_cells)}, run.lengths)
+    return results

@@ -35,6 +35,20 @@ class _Manager(AsyncKernelManager):
             os.chown(self.connection_file, self.owner, self.owner)
 
 
+DEVICES = "CPU only (CUDA hidden from the kernel at every isolation level)"
+
+
+def link_data_beside(work: Path, visible_root: str) -> None:
+    """``data/FashionMNIST`` beside the notebook, so the starter's default root ("data", "./data") finds the files.
+
+    A symbolic link to the path the kernel sees: under bwrap the read-only mount, elsewhere the grader's copy.
+    """
+    link = work / "data" / "FashionMNIST"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if not link.exists() and not link.is_symlink():
+        link.symlink_to(f"{visible_root}/FashionMNIST", target_is_directory=True)
+
+
 class SandboxedKernel:
     """``manager`` is a KernelManager whose kernel runs at ``level`` with the given folders visible.
 
@@ -51,16 +65,20 @@ class SandboxedKernel:
         conn = scratch / "kernel"
         conn.mkdir(parents=True, exist_ok=True)
         self.cgroup = None
+        runtime = isolation.WORKER_IN_SANDBOX if level == "bwrap" else str(isolation.RUNTIME_DIR)
         # No MPLBACKEND (ipykernel's inline backend captures the figures) and torch's own thread count.
-        env = isolation.scrubbed_env() | {"IPYTHONDIR": "/tmp/.ipython", "MPLCONFIGDIR": "/tmp/.matplotlib"}
+        # CUDA is hidden at every level, so a notebook sees the same devices wherever it is graded; the
+        # stand-in google.colab lets Colab notebooks import it.
+        env = isolation.scrubbed_env() | {"IPYTHONDIR": "/tmp/.ipython", "MPLCONFIGDIR": "/tmp/.matplotlib",
+                                          "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": f"{runtime}/colab"}
         if data is not None:
             env["PA3_DATA_DIR"] = self.visible("data")
+            link_data_beside(work, self.visible("data"))
         config = json.dumps({"limits": limits.rlimits(), "env": env, "quiet": True})
         kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
         if level == "none":
             argv, self.description, owner = kernel, isolation.describe(level), None
         else:
-            runtime = isolation.WORKER_IN_SANDBOX if level == "bwrap" else str(isolation.RUNTIME_DIR)
             program = [sys.executable, "-I", f"{runtime}/launch.py", config, "--", *kernel]
             mounts = [*self.mounts.values(), Mount(conn, str(conn), True)]
             spec = isolation.wrap(level, program, mounts, self.mounts["work"], drop_in_argv=True)

@@ -13,10 +13,25 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from grader.notebook.export import export_cell_source, read_export
+from grader.notebook.colab import colab_notes, setup_cell_source
+from grader.notebook.export import export_cell_source, lengths_after, read_export, tracker_cell_source
 from grader.notebook.kernel import SandboxedKernel
 
 HEAD_LINES = 4
+# (what a traceback shows, the hint added below it): causes a student can act on.
+HINTS = (
+    (re.compile(r"URLError|urlopen|Name or service not known|Temporary failure in name resolution|"
+                r"Network is unreachable|getaddrinfo|HTTPError|ConnectionError|Error downloading"),
+     "hint: grading has no network. The FashionMNIST files are already at DATA_DIR (the PA3_DATA_DIR "
+     "environment variable) and at ./data beside the notebook: use root=DATA_DIR or root=\"./data\"."),
+    (re.compile(r"Torch not compiled with CUDA|No CUDA GPUs are available|Found no NVIDIA driver|"
+                r"CUDA driver|cuda.*is not available|Attempting to deserialize object on a CUDA device", re.I),
+     "hint: grading runs on the CPU. Pick the device with "
+     "device = \"cuda\" if torch.cuda.is_available() else \"cpu\" and move the model and batches with .to(device)."),
+    (re.compile(r"/content/"),
+     "hint: /content and Google Drive exist only in Colab; read files relative to the notebook "
+     "(for example data/iris.csv) or from DATA_DIR."),
+)
 
 
 @dataclass
@@ -37,6 +52,8 @@ class NotebookRun:
     export: dict = field(default_factory=dict)
     wall_time: float = 0.0
     isolation: str = ""
+    notes: list[str] = field(default_factory=list)  # Colab-only cells: reported, no points lost
+    lengths: dict[int, dict] = field(default_factory=dict)  # cell index -> history list lengths after it ran
 
     @property
     def completed(self) -> bool:
@@ -66,26 +83,41 @@ def _strip_ansi(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", text)
 
 
+def with_hints(traceback: str) -> str:
+    """The traceback, followed by a hint for each cause it shows that a student can act on."""
+    hints = [hint for pattern, hint in HINTS if pattern.search(traceback)]
+    return "\n".join([traceback, *hints])
+
+
 def execute(nb: nbformat.NotebookNode, kernel: SandboxedKernel, cell_timeout: float, budget: float) -> NotebookRun:
-    """Run every student cell, then the export cell; never raises for what the notebook does."""
+    """Run the grader's set-up cell, every student cell, then the export cell; never raises for what the notebook does."""
     run = NotebookRun(isolation=kernel.description)
     nb = nbformat.from_dict(nb)
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-    student_cells = len(nb.cells)
-    nb.cells.append(nbformat.v4.new_code_cell(export_cell_source(kernel.visible("export"))))
-    code_number = {i: n + 1 for n, i in enumerate(i for i, c in enumerate(nb.cells) if c.cell_type == "code")}
+    student = [c for c in nb.cells]
+    code_number = {id(c): n + 1 for n, c in enumerate(c for c in student if c.cell_type == "code")}
+    run.notes = colab_notes([(code_number[id(c)], c.source) for c in student if c.cell_type == "code"])
+    nb.cells = [nbformat.v4.new_code_cell(setup_cell_source() + tracker_cell_source()), *student,
+                nbformat.v4.new_code_cell(export_cell_source(kernel.visible("export")))]
+    first, last = 1, len(student)  # student cells are nb.cells[first:last + 1]
     current = {"index": None}
+
+    def is_student(cell_index) -> bool:
+        return cell_index is not None and first <= cell_index <= last
+
+    def number(cell_index) -> int:
+        return code_number[id(nb.cells[cell_index])]
 
     def on_start(cell, cell_index):
         current["index"] = cell_index
 
     def on_error(cell, cell_index, execute_reply):
-        if cell_index >= student_cells:
+        if not is_student(cell_index):
             return
         tb = "\n".join(_strip_ansi(line) for o in cell.outputs if o.output_type == "error" for line in o.traceback)
-        run.errors.append(CellProblem(code_number[cell_index], _head(cell), tb[-4000:] or "the cell raised an error"))
+        run.errors.append(CellProblem(number(cell_index), _head(cell), with_hints(tb[-4000:] or "the cell raised an error")))
 
     client = NotebookClient(nb, km=kernel.manager, timeout=max(1, math.ceil(cell_timeout)), allow_errors=True,
                             resources={"metadata": {"path": str(kernel.mounts["work"].source)}},
@@ -95,24 +127,27 @@ def execute(nb: nbformat.NotebookNode, kernel: SandboxedKernel, cell_timeout: fl
         asyncio.run(asyncio.wait_for(client.async_execute(), timeout=budget))
     except (CellTimeoutError, asyncio.TimeoutError, TimeoutError) as exc:
         index = current["index"]
-        if index is not None and index < student_cells:
+        if is_student(index):
             limit = f"{cell_timeout:g} s per cell" if isinstance(exc, CellTimeoutError) else f"{budget:g} s in all"
-            run.stopped = (f"code cell {code_number[index]} did not finish within {limit}; the kernel was stopped"
+            run.stopped = (f"code cell {number(index)} did not finish within {limit}; the kernel was stopped"
                            f"\n{_head(nb.cells[index])}")
-        else:
+        elif index is not None and index > last:
             run.stopped = "the model could not be exported in time after the notebook ran"
+        else:
+            run.stopped = "the kernel did not start in time"
     except DeadKernelError:
         index = current["index"]
-        where = f"code cell {code_number[index]}" if index is not None and index < student_cells else "the export"
+        where = f"code cell {number(index)}" if is_student(index) else "the export"
         run.stopped = f"the kernel died during {where} (a crash, os._exit, or a memory or process limit)"
     except Exception as exc:  # noqa: BLE001 - a kernel that will not start is reported, not raised
         run.stopped = f"the notebook could not be run: {type(exc).__name__}: {str(exc)[:500]}"
     finally:
         kernel.close()
     run.wall_time = time.monotonic() - start
-    nb.cells = nb.cells[:student_cells]  # the export cell is the grader's, not part of the notebook shown
+    nb.cells = nb.cells[first:last + 1]  # the grader's cells are not part of the notebook shown
     run.notebook = nb
     run.export = read_export(kernel.mounts["export"].source)
+    run.lengths = lengths_after(run.export, [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"])
     return run
 
 
