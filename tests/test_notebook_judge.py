@@ -161,6 +161,18 @@ def test_export_falls_back_to_784_features_and_reports_both_attempts(tmp_path):
     assert "(N, 1, 28, 28)" in neither["errors"][0] and "(N, 784)" in neither["errors"][0]
 
 
+def test_export_grades_the_only_network_when_there_is_no_model_variable(tmp_path):
+    namespace = {"net": nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), "criterion": nn.CrossEntropyLoss(), **FULL}
+    exec(compile(export_cell_source(str(tmp_path)), "export", "exec"), namespace)  # noqa: S102 - our own cell
+    report = read_export(tmp_path)
+    assert report["model"] == "model.pt" and report["model_name"] == "net"
+    assert "graded `net`" in judge.judge_mlp(EVALUATION, "net").output
+    (tmp_path / "two").mkdir()
+    namespace = {"a": nn.Linear(784, 10), "b": nn.Linear(784, 10), **FULL}
+    exec(compile(export_cell_source(str(tmp_path / "two")), "export", "exec"), namespace)  # noqa: S102
+    assert read_export(tmp_path / "two")["model"] is None  # two candidates: no guessing
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_export_of_a_model_trained_on_cuda(tmp_path):
     model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10)).cuda()

@@ -52,6 +52,13 @@ def _pa3_export(out_dir):
             report["errors"].append(f"{{name}}: not a list of numbers ({{type(exc).__name__}}: {{exc}})")
     model = ns.get("model")
     if not isinstance(model, torch.nn.Module):
+        # pa3-api.md asks for `model`; a notebook that trained exactly one network under another name
+        # (net, mlp...) is graded on it, with a note, rather than failing every model item.
+        found = {{id(v): (k, v) for k, v in list(ns.items()) if not k.startswith("_")
+                 and isinstance(v, torch.nn.Module) and any(True for _ in v.parameters())}}
+        if len(found) == 1:
+            report["model_name"], model = next(iter(found.values()))
+    if not isinstance(model, torch.nn.Module):
         report["errors"].append(f"model: expected a torch.nn.Module, found {{type(model).__name__}}")
     else:
         try:  # where it was trained (Colab: often cuda); tracing and evaluation happen on the CPU

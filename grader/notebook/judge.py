@@ -76,11 +76,14 @@ def judge_runs(run: NotebookRun) -> TestResult:
     return _result("runs", run.completed, "\n".join([summary, *run.notes, *facts]))
 
 
-def judge_mlp(evaluation: dict) -> TestResult:
+def judge_mlp(evaluation: dict, model_name: str | None = None) -> TestResult:
     """2.2: only nn.Linear carries weights and the graph has no convolution."""
     bad = sorted(set(k for k in evaluation["parameterised"] if k != "Linear"))
     ok = not bad and not evaluation["convolution"] and "Linear" in evaluation["parameterised"]
     detail = f"modules with weights: {', '.join(evaluation['parameterised']) or 'none'}"
+    if model_name:
+        detail = (f"graded `{model_name[:40]}`, the notebook's only network: there is no `model` variable "
+                  f"(pa3-api.md asks for one; please name it `model`)\n{detail}")
     if evaluation["convolution"]:
         detail += "; the graph contains a convolution"
     if bad:
@@ -209,7 +212,8 @@ def judge(run: NotebookRun, evaluation: dict | None, evaluation_error: str | Non
         results += [_result("mlp", False, model_problem), _result("logits", False, model_problem),
                     _result("accuracy", False, model_problem, name=RUBRIC["accuracy"][2].format(threshold=threshold))]
     else:
-        results += [judge_mlp(evaluation), judge_logits(evaluation, uses_ce),
+        name = run.export.get("model_name")
+        results += [judge_mlp(evaluation, name if isinstance(name, str) else None), judge_logits(evaluation, uses_ce),
                     judge_accuracy(evaluation, history["val_accuracies"], threshold)]
     results.append(judge_epochs(history))
 
