@@ -32,3 +32,39 @@ def print_report(result: GradeResult, console: Console | None = None, show_hidde
         if test.status == "failed" and (show_hidden or test.visibility == "visible"):
             title = f"{test.number}  {test.name}  ({test.score:g}/{test.max_score:g})"
             console.print(Panel(test.output or "failed", title=title, title_align="left", border_style="red"))
+
+
+STATE_STYLE = {"done": "green", "failing": "red", "not started": "yellow"}
+
+
+def print_progress(result: GradeResult, console: Console | None = None, scope: str = "",
+                   not_limited: list[str] = ()) -> None:
+    """The self-check report: one line per member (done / failing n of m tests / not started), then the
+    failures of failing members with what was expected, what came back and a hint. ``scope``: the member
+    names the student asked for (empty: all)."""
+    from grader.progress import FAILING, progress
+
+    console = console or Console(highlight=False)
+    entries = progress(result)
+    console.print(f"[bold]PA3 self-check{' of ' + scope if scope else ''}: {result.score:g} / {result.max_score:g} "
+                  f"points on the visible tests[/bold] ({result.execution_time:.1f} s)")
+    for entry in entries:
+        style = STATE_STYLE.get(entry.state, "")
+        console.print(f"  [{style}]{entry.state:<11}[/{style}]  {entry.member:<28}  {entry.summary()}")
+    if not entries:
+        console.print("  no tests ran")
+    for entry in (e for e in entries if e.state == FAILING):
+        console.print(f"\n[bold]{entry.member}[/bold]: {len(entry.failed)} of {len(entry.tests)} tests fail")
+        for test in entry.failed:
+            title = f"{test.number}  {test.name}  ({test.score:g}/{test.max_score:g})"
+            console.print(Panel(test.output or "failed", title=title, title_align="left", border_style="red"))
+    console.print(f"[dim]isolation: {result.isolation}[/dim]")
+    if not_limited:
+        console.print("[yellow]not limited here:[/yellow] " + "; ".join(not_limited), markup=True)
+    for note in result.notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
+    passed = all(t.status == "passed" for t in result.tests)
+    label = f"Visible tests of {scope}" if scope else "Visible tests"
+    console.print(f"{label}: {result.score:g} / {result.max_score:g} points"
+                  + ("; all passed." if passed else "; hidden tests and hand-graded parts not included.")
+                  + (" `pa3 check` alone checks everything." if scope else ""))

@@ -33,9 +33,10 @@ class SpecContext:
 
 
 def run_specs(context: SpecContext, folders: list[Path], sections: tuple[str, ...],
-              deadline_at: float | None = None) -> list[TestResult]:
-    """Results of every spec under ``folders``; collection errors and missing points are failing tests."""
-    plugin = ResultsPlugin(context, deadline_at)
+              deadline_at: float | None = None, only: tuple[str, ...] | None = None) -> list[TestResult]:
+    """Results of every spec under ``folders`` (of the members in ``only``, when given); collection errors and
+    missing points are failing tests."""
+    plugin = ResultsPlugin(context, deadline_at, only)
     args = [*map(str, folders), "-c", os.devnull, "--rootdir", str(SPEC_DIR), "-p", "no:cacheprovider",
             "-p", "no:randomly", "--import-mode=importlib", "-q", "--no-header", "-o", "python_files=test_*.py"]
     sink = io.StringIO()

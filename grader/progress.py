@@ -1,0 +1,61 @@
+"""Where a student stands, member by member: done, failing n of m tests, or not started (the template's stub)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from grader.members import ALL, OTHER, member_of
+from grader.results import GradeResult, TestResult
+
+DONE, FAILING, NOT_STARTED = "done", "failing", "not started"
+
+
+@dataclass
+class MemberProgress:
+    member: str
+    state: str
+    tests: list[TestResult]
+
+    @property
+    def failed(self) -> list[TestResult]:
+        return [t for t in self.tests if t.status != "passed"]
+
+    @property
+    def score(self) -> float:
+        return sum(t.score for t in self.tests)
+
+    @property
+    def max_score(self) -> float:
+        return sum(t.max_score for t in self.tests)
+
+    def summary(self) -> str:
+        """``7 of 7 tests pass``, ``2 of 7 tests fail``, ``9 tests (template stub)``; points too where a test has
+        partial credit."""
+        count = len(self.tests)
+        tests = "test" if count == 1 else "tests"
+        text = {DONE: f"{count} of {count} {tests} pass", FAILING: f"{len(self.failed)} of {count} {tests} fail",
+                NOT_STARTED: f"{count} {tests} (template stub)"}[self.state]
+        if self.state != NOT_STARTED and abs(self.max_score - count) > 1e-9:  # partial credit: points say more
+            text += f", {self.score:g} / {self.max_score:g} points"
+        return text
+
+
+def progress(result: GradeResult) -> list[MemberProgress]:
+    """One entry per member with tests in ``result``, in the contract's order; tests of no member last."""
+    stubs = set(result.extra.get("stub_members", ()))
+    grouped: dict[str, list[TestResult]] = {}
+    for test in result.tests:
+        grouped.setdefault(member_of(test.name), []).append(test)
+    out = []
+    for member in [*ALL, OTHER]:
+        tests = grouped.get(member)
+        if not tests:
+            continue
+        if all(t.status == "passed" for t in tests):
+            state = DONE
+        elif member in stubs and not any(t.status == "passed" for t in tests):
+            state = NOT_STARTED
+        else:
+            state = FAILING
+        out.append(MemberProgress(member, state, tests))
+    return out
