@@ -55,9 +55,15 @@ def print_progress(result: GradeResult, console: Console | None = None, scope: s
         console.print("  no tests ran")
     for entry in (e for e in entries if e.state == FAILING):
         console.print(f"\n[bold]{entry.member}[/bold]: {len(entry.failed)} of {len(entry.tests)} tests fail")
+        same: dict[str, list] = {}  # one crash fails many tests with the same message: show it once
         for test in entry.failed:
+            same.setdefault(test.output or "failed", []).append(test)
+        for output, tests in same.items():
+            test = tests[0]
+            if len(tests) > 1:
+                output += f"\n  the same failure in {len(tests) - 1} more: " + ", ".join(t.number for t in tests[1:])
             title = f"{test.number}  {test.name}  ({test.score:g}/{test.max_score:g})"
-            console.print(Panel(test.output or "failed", title=title, title_align="left", border_style="red"))
+            console.print(Panel(output, title=title, title_align="left", border_style="red"))
     console.print(f"[dim]isolation: {result.isolation}[/dim]")
     if not_limited:
         console.print("[yellow]not limited here:[/yellow] " + "; ".join(not_limited), markup=True)
