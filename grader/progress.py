@@ -33,7 +33,7 @@ class MemberProgress:
         partial credit."""
         count = len(self.tests)
         tests = "test" if count == 1 else "tests"
-        text = {DONE: f"{count} of {count} {tests} pass", FAILING: f"{len(self.failed)} of {count} {tests} fail",
+        text = {DONE: f"{count} of {count} {tests} pass", FAILING: f"{len(self.failed)} of {count} {tests} " + ("fails" if len(self.failed) == 1 else "fail"),
                 NOT_STARTED: f"{count} {tests} (template stub)"}[self.state]
         if self.state != NOT_STARTED and abs(self.max_score - count) > 1e-9:  # partial credit: points say more
             text += f", {self.score:g} / {self.max_score:g} points"

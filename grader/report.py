@@ -53,13 +53,19 @@ def print_progress(result: GradeResult, console: Console | None = None, scope: s
         console.print(f"  [{style}]{entry.state:<11}[/{style}]  {entry.member:<28}  {entry.summary()}")
     if not entries:
         console.print("  no tests ran")
+    shown: dict[str, str] = {}  # one crash or one broken file fails many tests the same way: show it once
     for entry in (e for e in entries if e.state == FAILING):
-        console.print(f"\n[bold]{entry.member}[/bold]: {len(entry.failed)} of {len(entry.tests)} tests fail")
-        same: dict[str, list] = {}  # one crash fails many tests with the same message: show it once
+        console.print(f"\n[bold]{entry.member}[/bold]: {entry.summary()}")
+        same: dict[str, list] = {}
         for test in entry.failed:
             same.setdefault(test.output or "failed", []).append(test)
         for output, tests in same.items():
+            numbers = ", ".join(t.number for t in tests)
+            if output in shown:
+                console.print(f"  {numbers}: the same failure as {shown[output]} above")
+                continue
             test = tests[0]
+            shown[output] = test.number
             if len(tests) > 1:
                 output += f"\n  the same failure in {len(tests) - 1} more: " + ", ".join(t.number for t in tests[1:])
             title = f"{test.number}  {test.name}  ({test.score:g}/{test.max_score:g})"
@@ -70,7 +76,9 @@ def print_progress(result: GradeResult, console: Console | None = None, scope: s
     for note in result.notes:
         console.print(f"[yellow]note:[/yellow] {note}")
     passed = all(t.status == "passed" for t in result.tests)
-    label = f"Visible tests of {scope}" if scope else "Visible tests"
-    console.print(f"{label}: {result.score:g} / {result.max_score:g} points"
-                  + ("; all passed." if passed else "; hidden tests and hand-graded parts not included.")
-                  + (" `pa3 check` alone checks everything." if scope else ""))
+    if scope:
+        console.print(f"Visible tests of {scope}: {result.score:g} / {result.max_score:g} points"
+                      + ("; all passed." if passed else ".") + " `pa3 check` alone checks everything.")
+    else:
+        console.print(f"Visible tests: {result.score:g} / {result.max_score:g} points"
+                      + ("; all passed." if passed else "; hidden tests and hand-graded parts not included."))
