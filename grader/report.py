@@ -72,13 +72,15 @@ def print_progress(result: GradeResult, console: Console | None = None, scope: s
             console.print(Panel(output, title=title, title_align="left", border_style="red"))
     console.print(f"[dim]isolation: {result.isolation}[/dim]")
     if not_limited:
-        console.print("[yellow]not limited here:[/yellow] " + "; ".join(not_limited), markup=True)
+        console.print("[yellow]not limited here:[/yellow]")
+        for gap in not_limited:
+            console.print(f"  - {gap}", markup=False)
     for note in result.notes:
         console.print(f"[yellow]note:[/yellow] {note}")
     passed = all(t.status == "passed" for t in result.tests)
     if scope:
         console.print(f"Visible tests of {scope}: {result.score:g} / {result.max_score:g} points"
-                      + ("; all passed." if passed else ".") + " `pa3 check` alone checks everything.")
+                      + ("; all passed." if passed else "."))
     else:
         console.print(f"Visible tests: {result.score:g} / {result.max_score:g} points"
                       + ("; all passed." if passed else "; hidden tests and hand-graded parts not included."))

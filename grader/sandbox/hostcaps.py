@@ -91,21 +91,18 @@ def not_limited(level: str, bwrap_reason: str | None = None, cgroups: bool = Fal
         return ["anything: your code runs inside the checker's own process (--isolation none)"]
     gaps = []
     if level != "bwrap":
-        why = f" ({bwrap_reason})" if bwrap_reason else ""
-        if level == "user":
-            gaps.append(f"network use and reading world-readable files: no bubblewrap{why}")
-        else:
-            gaps.append(f"network use and reading your other files: your code runs as you, without bubblewrap{why}")
+        reach = "world-readable files" if level == "user" else "your other files (it runs as you)"
+        gaps.append(f"network and {reach}: {bwrap_reason or 'no bubblewrap'}")
     if not rlimits():
-        gaps.append(f"memory, CPU time, file size and process count: {platform_name()} has no `resource` module "
-                    "(each call's time is still limited)")
+        gaps.append(f"memory, CPU time, file size, process count: no `resource` module on {platform_name()} "
+                    "(each call's time is limited)")
     elif sys.platform == "darwin":
-        gaps.append("memory: macOS does not enforce RLIMIT_AS (CPU time, file size and processes are limited)")
+        gaps.append("memory: macOS does not enforce RLIMIT_AS (CPU time, file size, processes are limited)")
     if level != "bwrap" and not cgroups:
         if not sessions():
             gaps.append("processes your code starts: only the worker itself is stopped (no process groups)")
         elif not os.path.isdir("/proc"):
             gaps.append("processes your code starts in a new session: no /proc to find them by")
         elif not is_root():
-            gaps.append("the process count is per user, not per worker (no cgroups without root)")
+            gaps.append("process count: per user, not per worker (cgroups need root)")
     return gaps

@@ -105,7 +105,8 @@ def describe(level: str) -> str:
             "as uid 65534" if drops_privileges(level) else "as uid 65534 in a user namespace"
         return f"bwrap: own mount, PID, network, IPC and UTS namespaces; {how}"
     return {"user": "user: unprivileged uid 65534, rlimits, scrubbed environment",
-            "process": "process: rlimits and a scrubbed environment only",
+            "process": "process: rlimits and a scrubbed environment only" if hostcaps.rlimits() else
+                       "process: a per-call timeout and a scrubbed environment (no rlimits here)",
             "none": "none: in the grader's own process, NO isolation (benchmarks only)"}[level]
 
 
