@@ -100,7 +100,7 @@ def not_limited(level: str, bwrap_reason: str | None = None, cgroups: bool = Fal
         gaps.append("memory: macOS does not enforce RLIMIT_AS (CPU time, file size, processes are limited)")
     if level != "bwrap" and not cgroups:
         if not sessions():
-            gaps.append("processes your code starts: only the worker itself is stopped (no process groups)")
+            gaps.append("processes your code starts: only the worker is stopped (no process groups)")
         elif not os.path.isdir("/proc"):
             gaps.append("processes your code starts in a new session: no /proc to find them by")
         elif not is_root():

@@ -106,7 +106,7 @@ def describe(level: str) -> str:
         return f"bwrap: own mount, PID, network, IPC and UTS namespaces; {how}"
     return {"user": "user: unprivileged uid 65534, rlimits, scrubbed environment",
             "process": "process: rlimits and a scrubbed environment only" if hostcaps.rlimits() else
-                       "process: a per-call timeout and a scrubbed environment (no rlimits here)",
+                       "process: per-call timeout and scrubbed environment, no rlimits",
             "none": "none: in the grader's own process, NO isolation (benchmarks only)"}[level]
 
 
