@@ -33,9 +33,9 @@ class MemberProgress:
         partial credit."""
         count = len(self.tests)
         tests = "test" if count == 1 else "tests"
-        text = {DONE: f"{count} of {count} {tests} pass", FAILING: f"{len(self.failed)} of {count} {tests} " + ("fails" if len(self.failed) == 1 else "fail"),
+        text = {DONE: f"{count} of {count} {tests} " + ("passes" if count == 1 else "pass"), FAILING: f"{len(self.failed)} of {count} {tests} " + ("fails" if len(self.failed) == 1 else "fail"),
                 NOT_STARTED: f"{count} {tests} (template stub)"}[self.state]
-        if self.state != NOT_STARTED and abs(self.max_score - count) > 1e-9:  # partial credit: points say more
+        if self.state == FAILING and abs(self.max_score - count) > 1e-9:  # partial credit: points say more
             text += f", {self.score:g} / {self.max_score:g} points"
         return text
 

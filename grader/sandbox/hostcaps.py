@@ -94,8 +94,7 @@ def not_limited(level: str, bwrap_reason: str | None = None, cgroups: bool = Fal
         reach = "world-readable files" if level == "user" else "your other files (it runs as you)"
         gaps.append(f"network and {reach}: {bwrap_reason or 'no bubblewrap'}")
     if not rlimits():
-        gaps.append(f"memory, CPU time, file size, process count: no `resource` module on {platform_name()} "
-                    "(each call's time is limited)")
+        gaps.append(f"memory, CPU time, file size, processes: no `resource` module on {platform_name()}")
     elif sys.platform == "darwin":
         gaps.append("memory: macOS does not enforce RLIMIT_AS (CPU time, file size, processes are limited)")
     if level != "bwrap" and not cgroups:
