@@ -232,3 +232,43 @@ def test_a_folder_first_checks_that_folder(half, shared_tmp):
     assert whole.returncode == 1 and set(member_lines(whole.stdout)) == set(PART1)
     some = pa3("check", str(half), "relu", cwd=shared_tmp)
     assert some.returncode == 0 and set(member_lines(some.stdout)) == {"ReLU.forward", "ReLU.backward"}
+
+
+def test_check_in_a_jupyter_cell_prints_the_report(half, shared_tmp):
+    """`from grader import check; check("relu", "layer")` in a real kernel (as in Colab): the cell shows the
+    report `pa3 check relu layer` prints (rich renders it for Jupyter, at its own width)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        f"from grader import check\ncheck('relu', 'layer', folder={str(half)!r})")])
+    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(shared_tmp)}}
+                   ).execute()
+    outputs = notebook.cells[0].outputs
+    assert not [o for o in outputs if o.output_type == "error"], outputs
+    assert len(outputs) == 1, outputs  # one report, not one output per line
+    ansi = re.compile(r"\x1b\[[0-9;]*m")  # rich colours the plain-text form for notebook front ends
+    shown = ansi.sub("", outputs[0].get("text", "") or outputs[0].get("data", {}).get("text/plain", ""))
+    command = pa3("check", "relu", "layer", cwd=half).stdout
+    assert member_lines(shown).keys() == member_lines(command).keys() == set(select(["relu", "layer"]))
+    assert {m: line.split() for m, line in member_lines(shown).items()} == \
+        {m: line.split() for m, line in member_lines(command).items()}
+    assert command.splitlines()[-1] in shown and "expected:" in shown and "hint:" in shown
+
+
+def test_student_text_in_the_report_is_never_markup():
+    """An exception message or file name with [brackets] is printed as written, not read as rich markup."""
+    import io
+
+    from rich.console import Console
+
+    from grader.report import print_progress
+    from grader.results import GradeResult, TestResult
+
+    hostile = "your code raised ValueError: [bold red]fake[/bold red] [link=http://x]y[/link]"
+    result = GradeResult(tests=[TestResult("ReLU.forward: values", "1.1.3", 0, 1, "failed", hostile)],
+                         execution_time=0.1, isolation="process: x", seed="0", notes=["a[b]c.py is not a module"])
+    console = Console(file=io.StringIO(), width=200)
+    print_progress(result, console, scope="relu[/]")
+    text = console.file.getvalue()
+    assert hostile in text and "a[b]c.py" in text and "relu[/]" in text
