@@ -67,7 +67,8 @@ def _check(args: argparse.Namespace) -> int:
     from grader.selfcheck import run
 
     folder, names = args.folder, list(args.members)
-    if args.folder is None and names and Path(names[0]).is_dir():  # `pa3 check FOLDER [MEMBER ...]`
+    looks_like_a_path = names and ("/" in names[0] or "\\" in names[0] or names[0] in (".", ".."))
+    if args.folder is None and names and (Path(names[0]).is_dir() or looks_like_a_path):  # `pa3 check FOLDER [MEMBER ...]`
         folder, names = Path(names[0]), names[1:]
     status, result = run(names, folder or Path("."), notebook=args.notebook, data_dir=args.data_dir,
                          isolation=args.isolation)

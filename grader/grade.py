@@ -65,20 +65,23 @@ def grade(submission: Path, isolation: str | None = "auto", notebook: bool = Tru
     deadline_at = start + deadline if deadline else None
     notes: list[str] = []
     with Workspace() as workspace:
-        intake, unreadable, stubs = None, None, []
+        intake, unreadable, stubs, blocked = None, None, [], {}
         try:
             intake = take(Path(submission), workspace.path("unpacked"))
             notes += intake.notes
             notes += [problem for name, problem in intake.problems.items()]
+            blocked = intake.module_problems()
             stubs = stub_members({m: intake.files[f"{m}.py"].read_text(encoding="utf-8-sig", errors="replace")
                                   for m in SUBMITTED_MODULES if f"{m}.py" in intake.files})
         except SubmissionError as exc:
             unreadable = str(exc)
             notes.append(unreadable)
+            blocked = {module: unreadable for module in SUBMITTED_MODULES}
         tests, description, seed = grade_numpy(intake, workspace, isolation, deadline_at, spec_folders=spec_folders,
                                                unreadable=unreadable, only=only)
         if notebook:
             tests += _section_2(intake, workspace, isolation, deadline_at, data_dir, keep_dir, unreadable,
                                 threshold, cell_timeout)
     return GradeResult(tests=tests, execution_time=time.monotonic() - start, isolation=description, seed=seed,
-                       notes=notes, hand_graded=list(HAND_GRADED), extra={"intake": unreadable or "ok", "stub_members": stubs})
+                       notes=notes, hand_graded=list(HAND_GRADED), extra={"intake": unreadable or "ok", "stub_members": stubs,
+                                                               "module_problems": blocked})

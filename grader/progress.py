@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from grader.members import ALL, OTHER, member_of
 from grader.results import GradeResult, TestResult
+from test_specs.contract import MEMBER_MODULE
 
-DONE, FAILING, NOT_STARTED = "done", "failing", "not started"
+DONE, FAILING, NOT_STARTED, NOT_LOADED = "done", "failing", "not started", "not loaded"
 
 
 @dataclass
@@ -15,6 +16,7 @@ class MemberProgress:
     member: str
     state: str
     tests: list[TestResult]
+    module: str = ""
 
     @property
     def failed(self) -> list[TestResult]:
@@ -34,7 +36,8 @@ class MemberProgress:
         count = len(self.tests)
         tests = "test" if count == 1 else "tests"
         text = {DONE: f"{count} of {count} {tests} " + ("passes" if count == 1 else "pass"), FAILING: f"{len(self.failed)} of {count} {tests} " + ("fails" if len(self.failed) == 1 else "fail"),
-                NOT_STARTED: f"{count} {tests} (template stub)"}[self.state]
+                NOT_STARTED: f"{count} {tests} (template stub)",
+                NOT_LOADED: f"{count} {tests}, {self.module}.py: see the note"}[self.state]
         if self.state == FAILING and abs(self.max_score - count) > 1e-9:  # partial credit: points say more
             text += f", {self.score:g} / {self.max_score:g} points"
         return text
@@ -43,6 +46,7 @@ class MemberProgress:
 def progress(result: GradeResult) -> list[MemberProgress]:
     """One entry per member with tests in ``result``, in the contract's order; tests of no member last."""
     stubs = set(result.extra.get("stub_members", ()))
+    blocked = result.extra.get("module_problems", {})  # a missing or broken file: one note, not a panel per test
     grouped: dict[str, list[TestResult]] = {}
     for test in result.tests:
         grouped.setdefault(member_of(test.name), []).append(test)
@@ -55,7 +59,9 @@ def progress(result: GradeResult) -> list[MemberProgress]:
             state = DONE
         elif member in stubs and not any(t.status == "passed" for t in tests):
             state = NOT_STARTED
+        elif MEMBER_MODULE.get(member) in blocked:
+            state = NOT_LOADED
         else:
             state = FAILING
-        out.append(MemberProgress(member, state, tests))
+        out.append(MemberProgress(member, state, tests, MEMBER_MODULE.get(member, "")))
     return out

@@ -29,14 +29,14 @@ def print_report(result: GradeResult, console: Console | None = None, show_hidde
     console.print(f"[dim]isolation: {result.isolation}; hidden-test seed {result.seed[:16]}; "
                   f"{result.execution_time:.2f} s[/dim]")
     for note in result.notes:
-        console.print(f"[yellow]note:[/yellow] {note}")
+        console.print(f"[yellow]note:[/yellow] {escape(note)}")
     for test in result.tests:
         if test.status == "failed" and (show_hidden or test.visibility == "visible"):
             title = f"{test.number}  {test.name}  ({test.score:g}/{test.max_score:g})"
-            console.print(Panel(test.output or "failed", title=title, title_align="left", border_style="red"))
+            console.print(Panel(Text(test.output or "failed"), title=Text(title), title_align="left", border_style="red"))
 
 
-STATE_STYLE = {"done": "green", "failing": "red", "not started": "yellow"}
+STATE_STYLE = {"done": "green", "failing": "red", "not started": "yellow", "not loaded": "red"}
 
 
 def print_progress(result: GradeResult, console: Console | None = None, scope: str = "",

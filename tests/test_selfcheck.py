@@ -80,7 +80,7 @@ def verdicts(record: Path) -> list[tuple[str, str, float]]:
 def member_lines(stdout: str) -> dict[str, str]:
     """{member: its progress line} from a report."""
     return {m: line for line in stdout.splitlines() for m in PART1 + (NOTEBOOK,)
-            if re.match(rf"\s+(done|failing|not started)\s+{re.escape(m)}\s", line)}
+            if re.match(rf"\s+(done|failing|not started|not loaded)\s+{re.escape(m)}\s", line)}
 
 
 @pytest.fixture(scope="module")
@@ -272,3 +272,21 @@ def test_student_text_in_the_report_is_never_markup():
     print_progress(result, console, scope="relu[/]")
     text = console.file.getvalue()
     assert hostile in text and "a[b]c.py" in text and "relu[/]" in text
+
+
+def test_a_missing_or_broken_file_is_one_note_not_a_panel_per_test(half, shared_tmp):
+    broken = shared_tmp / "broken"
+    shutil.copytree(half, broken)
+    with open(broken / "loss.py", "a") as f:
+        f.write("def oops(:\n")
+    (broken / "model.py").unlink()
+    done = pa3("check", cwd=broken)
+    found = member_lines(done.stdout)
+    for member, line in found.items():
+        if member.startswith(("CrossEntropyLoss", "NeuralNetworkModel")):
+            assert "not loaded" in line and ("loss.py: see the note" in line or "model.py: see the note" in line)
+    assert "failing" in found["FullyConnectedLayer.backward"] and "done" in found["ReLU.forward"]
+    titles = re.findall(r"╭─ \S+\s+([A-Za-z.]+):", done.stdout)
+    assert set(titles) == {"FullyConnectedLayer.backward"}  # no panels for the members that could not load
+    said = flat(done.stdout)
+    assert "note: loss.py does not compile" in said and "note: model.py is missing" in said
