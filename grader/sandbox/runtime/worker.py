@@ -46,7 +46,10 @@ def apply_limits(limits):
         except (ValueError, OSError):
             # A limit above the inherited hard limit cannot be raised: keep the stricter one.
             current = resource.getrlimit(LIMITS[name])[1]
-            resource.setrlimit(LIMITS[name], (min(soft, current), current))
+            try:
+                resource.setrlimit(LIMITS[name], (min(soft, current), current))
+            except (ValueError, OSError):  # macOS refuses some (RLIMIT_AS): keep the others rather than not start
+                pass
 
 
 def safe_text(fn, limit=MAX_TEXT):
