@@ -29,7 +29,7 @@ def test_pa3_check_wall_time(benchmark, solved_bundle, tmp_path, state):
     env = dict(os.environ, PYTHONPATH=str(solved_bundle / "selfcheck"))
 
     def check():
-        result = subprocess.run([sys.executable, "-m", "grader.cli", "check"], cwd=folder, env=env,
+        result = subprocess.run([sys.executable, "-m", "pa3_selfcheck.cli", "check"], cwd=folder, env=env,
                                 capture_output=True, text=True)
         assert result.returncode == (0 if state == "solved" else 1), result.stdout[-2000:]
 

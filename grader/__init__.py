@@ -11,3 +11,12 @@ PROVIDED_DIR = Path(__file__).resolve().parent / "provided"
 if not PROVIDED_DIR.is_dir():
     PROVIDED_DIR = REFERENCE_DIR
 PROVIDED_FILES = ("optimizer.py", "data/iris.csv")
+
+
+def check(*members: str, folder: str | Path = ".", notebook: bool = False, data_dir: str | Path | None = None,
+          isolation: str = "auto") -> None:
+    """The self-check from Python, e.g. in a notebook cell: ``check("relu")`` prints the report `pa3 check relu`
+    prints. Returns None so that a cell does not echo a result object after the report."""
+    from grader.selfcheck import run
+
+    run(members, Path(folder), notebook=notebook, data_dir=Path(data_dir) if data_dir else None, isolation=isolation)

@@ -64,15 +64,19 @@ def _grade(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from grader.check import check
-    from grader.report import print_report
+    from grader.selfcheck import run
 
-    result = check(args.folder, isolation=args.isolation, notebook=args.notebook, data_dir=args.data_dir)
-    print_report(result, show_hidden=False, title="PA3 self-check (visible tests)")
-    passed = all(t.status == "passed" for t in result.tests)
-    print(f"Visible tests: {result.score:g} / {result.max_score:g} points"
-          + ("; all passed." if passed else "; hidden tests and hand-graded parts are not included."))
-    return 0 if passed else 1
+    folder, names = args.folder, list(args.members)
+    looks_like_a_path = names and ("/" in names[0] or "\\" in names[0] or names[0] in (".", ".."))
+    if args.folder is None and names and (Path(names[0]).is_dir() or looks_like_a_path):  # `pa3 check FOLDER [MEMBER ...]`
+        folder, names = Path(names[0]), names[1:]
+    status, result = run(names, folder or Path("."), notebook=args.notebook, data_dir=args.data_dir,
+                         isolation=args.isolation)
+    if args.record and result is not None:
+        from grader.results import write_atomic
+
+        write_atomic(args.record, result.to_dict())
+    return status
 
 
 def _pack(args: argparse.Namespace) -> int:
@@ -170,8 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--accuracy-threshold", type=float, default=0.82)
     p.set_defaults(func=_batch)
 
-    p = sub.add_parser("check", help="self-check: the visible tests on your files")
-    p.add_argument("folder", type=Path, nargs="?", default=Path("."))
+    p = sub.add_parser("check", help="self-check: the visible tests on your files (or on the members named)")
+    p.add_argument("members", nargs="*", metavar="MEMBER",
+                   help="check only these, e.g. relu, ReLU.backward, softmax, layer, loss, model.predict, notebook "
+                        "(a folder first checks that folder instead of the current one)")
+    p.add_argument("--folder", type=Path, help="the folder with your files (default: the current one)")
+    p.add_argument("--record", type=Path, help="also write the full result as JSON")
     p.add_argument("--notebook", action="store_true", help="also run PA3.ipynb with your own data folder")
     p.add_argument("--data-dir", type=Path, help="FashionMNIST folder for --notebook (default: PA3_DATA_DIR or ./data)")
     p.add_argument("--isolation", default="auto", choices=["auto", "bwrap", "user", "process", "none"])

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from grader import PROVIDED_DIR
+from grader.members import stub_members
 from grader.results import GradeResult, TestResult
 from grader.sandbox.client import Sandbox
 from grader.sandbox.limits import Limits
@@ -20,8 +21,8 @@ IRIS_CSV = PROVIDED_DIR / "data" / "iris.csv"
 
 def grade_numpy(intake: Intake | None, workspace: Workspace, isolation: str | None, deadline_at: float | None,
                 limits: Limits = Limits(), spec_folders: tuple[str, ...] = ("public", "hidden"),
-                unreadable: str | None = None) -> tuple[list[TestResult], str, str]:
-    """Sections 1.1 and 1.2: (results, isolation description, seed)."""
+                unreadable: str | None = None, only: tuple[str, ...] | None = None) -> tuple[list[TestResult], str, str]:
+    """Sections 1.1 and 1.2 (the tests of the members in ``only``, when given): (results, isolation description, seed)."""
     if intake is None:  # nothing readable: every module is blocked with the same message
         problems = {module: unreadable or "the submission could not be read" for module in SUBMITTED_MODULES}
         sources, seed, folder = {}, "0" * 64, workspace.path("worker")
@@ -34,7 +35,7 @@ def grade_numpy(intake: Intake | None, workspace: Workspace, isolation: str | No
         context = SpecContext(sandbox, sources, problems, seed, IRIS_CSV)
         folders = [SPEC_DIR / f for f in spec_folders if (SPEC_DIR / f).is_dir()]
         results = run_specs(context, folders, AUTOGRADED_SECTIONS["numpy"] if "hidden" in spec_folders else (),
-                            deadline_at)
+                            deadline_at, only)
         description = sandbox.description
     return results, description, seed
 
@@ -57,24 +58,30 @@ def _section_2(intake, workspace, isolation, deadline_at, data_dir, keep_dir, un
 def grade(submission: Path, isolation: str | None = "auto", notebook: bool = True, deadline: float | None = None,
           data_dir: Path | None = None, keep_dir: Path | None = None,
           threshold: float = FASHION_MIN_ACCURACY, cell_timeout: float | None = None,
-          spec_folders: tuple[str, ...] = ("public", "hidden")) -> GradeResult:
-    """Grade ``submission`` (a folder or a zip). ``deadline``: seconds after which no new test starts."""
+          spec_folders: tuple[str, ...] = ("public", "hidden"), only: tuple[str, ...] | None = None) -> GradeResult:
+    """Grade ``submission`` (a folder or a zip). ``deadline``: seconds after which no new test starts.
+    ``only``: run the tests of these members alone (see grader.members)."""
     start = time.monotonic()
     deadline_at = start + deadline if deadline else None
     notes: list[str] = []
     with Workspace() as workspace:
-        intake, unreadable = None, None
+        intake, unreadable, stubs, blocked = None, None, [], {}
         try:
             intake = take(Path(submission), workspace.path("unpacked"))
             notes += intake.notes
             notes += [problem for name, problem in intake.problems.items()]
+            blocked = intake.module_problems()
+            stubs = stub_members({m: intake.files[f"{m}.py"].read_text(encoding="utf-8-sig", errors="replace")
+                                  for m in SUBMITTED_MODULES if f"{m}.py" in intake.files})
         except SubmissionError as exc:
             unreadable = str(exc)
             notes.append(unreadable)
+            blocked = {module: unreadable for module in SUBMITTED_MODULES}
         tests, description, seed = grade_numpy(intake, workspace, isolation, deadline_at, spec_folders=spec_folders,
-                                               unreadable=unreadable)
+                                               unreadable=unreadable, only=only)
         if notebook:
             tests += _section_2(intake, workspace, isolation, deadline_at, data_dir, keep_dir, unreadable,
                                 threshold, cell_timeout)
     return GradeResult(tests=tests, execution_time=time.monotonic() - start, isolation=description, seed=seed,
-                       notes=notes, hand_graded=list(HAND_GRADED), extra={"intake": unreadable or "ok"})
+                       notes=notes, hand_graded=list(HAND_GRADED), extra={"intake": unreadable or "ok", "stub_members": stubs,
+                                                               "module_problems": blocked})

@@ -13,6 +13,7 @@ import traceback
 
 import pytest
 
+from grader.members import member_of
 from grader.results import TestResult
 from grader.sandbox.client import CallTimedOut, SandboxError, StudentRaised, Unavailable, WorkerDied
 
@@ -56,9 +57,10 @@ def explain(exc: BaseException) -> str:
 
 
 class ResultsPlugin:
-    def __init__(self, context: object, deadline_at: float | None = None) -> None:
+    def __init__(self, context: object, deadline_at: float | None = None, only: tuple[str, ...] | None = None) -> None:
         self.context = context
         self.deadline_at = deadline_at
+        self.only = only  # members whose tests run (`pa3 check relu`); None: all
         self.items: list[pytest.Item] = []
         self.results: dict[str, TestResult] = {}
         self.collect_errors: list[tuple[str, str]] = []
@@ -72,7 +74,12 @@ class ResultsPlugin:
         if report.failed:
             self.collect_errors.append((report.nodeid, str(report.longrepr)[-3000:]))
 
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        if self.only is not None:
+            dropped = [item for item in items if member_of(test_name(item)) not in self.only]
+            if dropped:
+                config.hook.pytest_deselected(items=dropped)
+                items[:] = [item for item in items if member_of(test_name(item)) in self.only]
         items.sort(key=lambda item: _number_key(getattr(item.obj, "__number__", "999")))
         self.items = list(items)
 

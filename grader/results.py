@@ -95,7 +95,7 @@ def cap(text: str, limit: int = MAX_OUTPUT) -> str:
 
 
 def schema() -> dict:
-    return json.loads(resources.files("grader").joinpath("schemas/gradescope_results.schema.json").read_text())
+    return json.loads(resources.files(__package__).joinpath("schemas/gradescope_results.schema.json").read_text())
 
 
 def validate(document: dict) -> None:

@@ -5,10 +5,12 @@ Every replacement must apply, so a variant can never silently equal the referenc
 
 from __future__ import annotations
 
+import ast
+import shutil
 import zipfile
 from pathlib import Path
 
-from grader import REFERENCE_DIR
+from grader import REFERENCE_DIR, TEMPLATE_DIR
 
 SUBMITTED = ("activations.py", "layers.py", "loss.py", "model.py", "util.py", "PA3.ipynb")
 
@@ -107,3 +109,38 @@ MUTANTS = {
     "model_predict_zero_loss": ("model.py", "return Y_hat, self.loss.forward(Y, Y_hat)", "return Y_hat, 0.0",
                                 "NeuralNetworkModel.predict"),
 }
+
+
+# ---- a student half-way through: template files with some members taken from the reference -----------
+
+HALF_DONE = ("ReLU.forward", "ReLU.backward", "SoftMax.forward", "SoftMax.backward", "FullyConnectedLayer.forward",
+             "FullyConnectedLayer.backward", "CrossEntropyLoss.forward", "NeuralNetworkModel.forward")
+
+
+def _methods(tree: ast.Module) -> dict[str, ast.FunctionDef]:
+    return {f"{c.name}.{f.name}": f for c in tree.body if isinstance(c, ast.ClassDef)
+            for f in c.body if isinstance(f, ast.FunctionDef)}
+
+
+def half_finished(dest: Path, done: tuple[str, ...] = HALF_DONE) -> Path:
+    """The template with the ``done`` members' bodies from the reference, FullyConnectedLayer.backward with a bug
+    (the mean over the batch for gradients['b'], not the sum), the rest still stubs; PA3_qa.pdf present."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(TEMPLATE_DIR / "data", dest / "data")
+    for name in ("activations.py", "layers.py", "loss.py", "model.py", "util.py", "optimizer.py", "PA3.ipynb"):
+        text = (TEMPLATE_DIR / name).read_text()
+        if name.endswith(".py"):
+            lines, ref_lines = text.splitlines(keepends=True), (REFERENCE_DIR / name).read_text().splitlines(keepends=True)
+            ref = _methods(ast.parse("".join(ref_lines)))
+            # bottom-up, so earlier line numbers stay valid
+            for member, node in sorted(_methods(ast.parse(text)).items(), key=lambda kv: -kv[1].lineno):
+                if member in done:
+                    lines[node.lineno - 1:node.end_lineno] = ref_lines[ref[member].lineno - 1:ref[member].end_lineno]
+            text = "".join(line for line in lines if line.strip() not in ("# BEGIN SOLUTION", "# END SOLUTION"))
+        if name == "layers.py":
+            bug = ('self.gradients["b"] = dLdZ.sum(axis=0, keepdims=True)', 'self.gradients["b"] = dLdZ.mean(axis=0, keepdims=True)')
+            assert bug[0] in text
+            text = text.replace(*bug)
+        (dest / name).write_text(text)
+    (dest / "PA3_qa.pdf").write_bytes(b"%PDF-1.4\n% answers\n")
+    return dest

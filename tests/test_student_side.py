@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import sysconfig
+import tempfile
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from grader import REFERENCE_DIR, bundle
+from grader import PROJECT_ROOT, REFERENCE_DIR, bundle
 from grader.grade import grade
 from grader.pack import pack
 from test_specs.contract import REQUIRED_FILES, STUDENT_MEMBERS
+from grader.sandbox.isolation import hand_over
 from tests.corpus import build as build_submission
+from tests.corpus import half_finished
 from tests.helpers import call_member, load_flat
 
+STUDENT_MEMBERS_FLAT = [m for members in STUDENT_MEMBERS.values() for m in members]
 REGION = re.compile(r"# BEGIN SOLUTION\n(.*?)# END SOLUTION", re.S)
 
 
@@ -28,10 +35,10 @@ def student_bundle(tmp_path_factory) -> Path:
 
 
 def bundle_pa3(student_bundle: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """Run the bundle's own `pa3` (its grader and specs, not the repo's)."""
+    """Run the bundle's own `pa3` (its package and specs, not the repo's)."""
     env = dict(os.environ, PYTHONPATH=str(student_bundle / "selfcheck"))
-    return subprocess.run([sys.executable, "-m", "grader.cli", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", f"{bundle.PACKAGE}.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
 
 
 def solution_lines() -> set[str]:
@@ -71,8 +78,9 @@ def test_bundle_zip_matches_the_folder(tmp_path):
 
 
 def test_check_on_the_bundle_template_and_on_the_reference(student_bundle, tmp_path):
-    probe = subprocess.run([sys.executable, "-c", "import grader; print(grader.__file__)"], capture_output=True,
-                           text=True, cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(student_bundle / "selfcheck")))
+    probe = subprocess.run([sys.executable, "-c", f"import {bundle.PACKAGE}; print({bundle.PACKAGE}.__file__)"],
+                           capture_output=True, text=True, cwd=tmp_path,
+                           env=dict(os.environ, PYTHONPATH=str(student_bundle / "selfcheck")))
     assert probe.stdout.startswith(str(student_bundle)), probe.stdout
 
     template = bundle_pa3(student_bundle, "check", cwd=student_bundle / "PA3")
@@ -118,14 +126,91 @@ def test_pack_command_reports_and_exits_nonzero(tmp_path):
 
 @pytest.mark.slow
 def test_check_notebook_uses_the_students_own_data_folder(tmp_path, synth_root, monkeypatch):
-    from grader.check import check
+    from rich.console import Console
+
+    from grader.selfcheck import run
 
     folder = build_submission(tmp_path / "PA3")
     shutil.copytree(synth_root, folder / "data")  # DATA_DIR defaults to "data" beside the notebook
     monkeypatch.chdir(tmp_path)  # data/ is found beside the notebook, not in the current directory
     monkeypatch.delenv("PA3_DATA_DIR", raising=False)
     monkeypatch.delenv("PA3_FMNIST_DIR", raising=False)
-    result = check(folder, notebook=True)
+    console = Console(file=io.StringIO(), width=80)
+    status, result = run((), folder, notebook=True, console=console)  # `pa3 check --notebook`
     section2 = [t for t in result.tests if t.number.startswith("2.")]
     assert len(section2) == 7 and all(t.status == "passed" for t in section2), [t.output for t in section2]
-    assert result.score == 96 + 44
+    assert result.score == 96 + 44 and status == 0
+    report = console.file.getvalue()  # the same progress view, the notebook as one more member
+    assert re.search(r"^  done\s+PA3\.ipynb\s+7 of 7 tests pass$", report, re.M), report
+    assert report.count("  done  ") == len(STUDENT_MEMBERS_FLAT) + 1 and "failing" not in report
+
+
+def test_bundle_imports_nothing_named_grader_or_test_specs(student_bundle):
+    selfcheck = student_bundle / "selfcheck"
+    assert {p.name for p in selfcheck.iterdir()} == {bundle.PACKAGE, "pyproject.toml"}
+    assert "grader" in bundle.top_level_imports((PROJECT_ROOT / "grader" / "grade.py").read_text())  # teeth
+    sources = sorted(selfcheck.rglob("*.py"))
+    assert len(sources) > 40
+    for path in sources:
+        text = path.read_text()
+        assert not bundle.top_level_imports(text) & {"grader", "test_specs"}, path
+        assert not re.search(r"""["'](grader|test_specs)\.""", text), path  # module names for -m and plugins
+    assert f'pa3 = "{bundle.PACKAGE}.cli:main"' in (selfcheck / "pyproject.toml").read_text()
+
+
+def as_nobody(argv: list[str], **kwargs) -> subprocess.CompletedProcess:
+    prefix = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+    return subprocess.run(prefix + argv, capture_output=True, text=True, timeout=600, **kwargs)
+
+
+def test_bundle_in_a_fresh_venv_as_an_unprivileged_user(tmp_path):
+    """pip install ./selfcheck into a new venv as uid 65534, then `pa3 check` and check() from there: the bundle's
+    own code (nothing of the repo is importable), the same verdicts as the repo on the same files."""
+    root = Path(tempfile.mkdtemp(prefix="pa3-fresh-venv-"))  # pytest's tmp is 0700 root: uid 65534 cannot enter
+    try:
+        built = bundle.build(root / "bundle")
+        half = half_finished(root / "half")
+        (root / "home").mkdir()
+        if os.geteuid() == 0:
+            hand_over(root, 65534)
+        env = {"HOME": str(root / "home"), "PATH": "/usr/local/bin:/usr/bin:/bin", "PIP_NO_CACHE_DIR": "1",
+               "PIP_DISABLE_PIP_VERSION_CHECK": "1", "COLUMNS": "80"}
+        venv, python = root / "venv", root / "venv" / "bin" / "python"
+        made = as_nobody([str(Path(sys.executable).resolve()), "-m", "venv", "--without-pip", str(venv)], env=env)
+        assert made.returncode == 0, made.stderr
+        # The heavy dependencies (numpy, pytest, rich...) come from this project's venv through a .pth, so nothing
+        # downloads; its .pth files (the editable install of the repo) are not processed from there.
+        purelib = as_nobody([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], env=env)
+        Path(purelib.stdout.strip(), "project-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+        installed = as_nobody([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                               "--no-index", str(built / "selfcheck")], env=env)
+        assert installed.returncode == 0, installed.stdout + installed.stderr
+
+        probe = as_nobody([str(python), "-c", "import os, pa3_selfcheck; print(os.getuid(), pa3_selfcheck.__file__)"],
+                          env=env, cwd=root)
+        assert probe.stdout.split() == ["65534" if os.geteuid() == 0 else str(os.geteuid()),
+                                        str(venv / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" /
+                                            "site-packages" / "pa3_selfcheck" / "__init__.py")], probe.stderr
+        for name in ("grader", "test_specs"):
+            assert as_nobody([str(python), "-c", f"import {name}"], env=env, cwd=root).returncode != 0
+
+        template = as_nobody([str(venv / "bin" / "pa3"), "check"], env=env, cwd=built / "PA3")
+        assert template.returncode == 1 and "Traceback" not in template.stderr, template.stderr
+        assert len(template.stdout.splitlines()) <= 20 and "Visible tests: 0 / 96 points" in template.stdout
+
+        ours = as_nobody([str(venv / "bin" / "pa3"), "check", "--record", str(root / "home" / "ours.json")], env=env,
+                         cwd=half)
+        assert ours.returncode == 1 and "FullyConnectedLayer.backward" in ours.stdout, ours.stdout + ours.stderr
+        repo = subprocess.run([sys.executable, "-m", "grader.cli", "check", "--record", str(tmp_path / "repo.json")],
+                              cwd=half, capture_output=True, text=True, timeout=300)
+        verdicts = [[(t["number"], t["status"], t["score"]) for t in json.loads(p.read_text())["tests"]]
+                    for p in (root / "home" / "ours.json", tmp_path / "repo.json")]
+        assert verdicts[0] == verdicts[1] and repo.returncode == 1
+
+        code = ("import sys; from pa3_selfcheck import check; check('relu', folder=sys.argv[1]); "
+                "print(sorted({m.split('.')[0] for m in sys.modules} & {'grader', 'test_specs'}))")
+        entry = as_nobody([str(python), "-c", code, str(half)], env=env, cwd=root)
+        assert entry.returncode == 0 and entry.stdout.rstrip().endswith("[]"), entry.stdout + entry.stderr
+        assert "ReLU.forward" in entry.stdout and "Visible tests of relu: 14 / 14 points; all passed." in entry.stdout
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

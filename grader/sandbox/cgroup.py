@@ -14,12 +14,14 @@ import time
 import uuid
 from pathlib import Path
 
+from grader.sandbox import hostcaps
+
 V1_ROOT = Path("/sys/fs/cgroup/pids")
 V2_ROOT = Path("/sys/fs/cgroup")
 
 
 def _base() -> Path | None:
-    if os.geteuid() != 0:
+    if not hostcaps.is_root() or not os.path.isdir(V2_ROOT):
         return None
     if (V1_ROOT / "cgroup.procs").exists() and os.access(V1_ROOT, os.W_OK):
         return V1_ROOT
@@ -27,6 +29,11 @@ def _base() -> Path | None:
     if controllers.exists() and "pids" in controllers.read_text().split() and os.access(V2_ROOT, os.W_OK):
         return V2_ROOT
     return None
+
+
+def available() -> bool:
+    """Whether workers get a pids cgroup here (root and a writable cgroup tree)."""
+    return _base() is not None
 
 
 class PidsCgroup:

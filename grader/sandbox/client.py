@@ -21,20 +21,20 @@ import threading
 import time
 from pathlib import Path
 
-from grader.sandbox import isolation, proctree
+from grader.sandbox import hostcaps, isolation, pipes, proctree
 from grader.sandbox.cgroup import PidsCgroup
 from grader.sandbox.limits import Limits
 from grader.sandbox.runtime.codec import Handle, ProtocolError, decode, encode, read_frame, write_frame
 
 STARTUP_TIMEOUT = 60.0
-SIGNAL_CAUSES = {
-    signal.SIGKILL: "killed (out of memory, over the process limit, or stopped by the grader)",
-    signal.SIGXCPU: "stopped: CPU time limit exceeded",
-    signal.SIGXFSZ: "stopped: file size limit exceeded (it wrote too large a file)",
-    signal.SIGSEGV: "crashed with a segmentation fault",
-    signal.SIGABRT: "aborted",
-    signal.SIGTERM: "terminated",
-}
+SIGNAL_CAUSES = {getattr(signal, name): cause for name, cause in {  # Windows has only some of these
+    "SIGKILL": "killed (out of memory, over the process limit, or stopped by the grader)",
+    "SIGXCPU": "stopped: CPU time limit exceeded",
+    "SIGXFSZ": "stopped: file size limit exceeded (it wrote too large a file)",
+    "SIGSEGV": "crashed with a segmentation fault",
+    "SIGABRT": "aborted",
+    "SIGTERM": "terminated",
+}.items() if hasattr(signal, name)}
 
 
 class SandboxError(Exception):
@@ -172,23 +172,30 @@ class Sandbox:
             self._start_local()
             return
         proctree.become_subreaper()
-        request_r, request_w = os.pipe()
-        response_r, response_w = os.pipe()
+        stdio = not hostcaps.fd_passing()  # Windows: the protocol goes over the worker's stdin/stdout
+        request_r, request_w = (None, None) if stdio else os.pipe()
+        response_r, response_w = (None, None) if stdio else os.pipe()
         folder = self._worker_folder()
-        spec = isolation.launch(self.level, folder, request_r, response_w, json.dumps(self.limits.rlimits()))
+        spec = isolation.launch(self.level, folder, None if stdio else (request_r, response_w),
+                                json.dumps(self.limits.rlimits()))
         if spec.drop_uid is not None:
             isolation.hand_over(folder, spec.drop_uid)
         self._cgroup = PidsCgroup.create(self.limits.processes, owner_uid=spec.drop_uid) if self.use_cgroup else None
         argv = (self._cgroup.join_prefix() if self._cgroup else []) + spec.argv
         try:
-            self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                          stderr=subprocess.PIPE, **spec.popen)
+            self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stdio else subprocess.DEVNULL,
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, **spec.popen)
         finally:
-            os.close(request_r)
-            os.close(response_w)
+            for fd in (request_r, response_w):
+                if fd is not None:
+                    os.close(fd)
+        if stdio:  # own copies, closed by _kill like the pipes; the worker sends prints to stderr
+            request_w, response_r = os.dup(self._proc.stdin.fileno()), os.dup(self._proc.stdout.fileno())
+            self._proc.stdin.close()
+            self._proc.stdout.close()
         self._request_fd, self._response_fd = request_w, response_r
-        self._drains = [_Drain(self._proc.stdout, self.limits.output_bytes),
-                        _Drain(self._proc.stderr, self.limits.output_bytes)]
+        self._drains = [_Drain(self._proc.stderr, self.limits.output_bytes)] if stdio else \
+            [_Drain(self._proc.stdout, self.limits.output_bytes), _Drain(self._proc.stderr, self.limits.output_bytes)]
         self.generation += 1
         try:
             self.info = self._exchange({"op": "ping"}, [], STARTUP_TIMEOUT)
@@ -347,12 +354,14 @@ class Sandbox:
             code = proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             code = None
-        stderr_tail = self._drains[1].text()[-600:].strip() if len(self._drains) > 1 else ""
+        stderr_tail = self._drains[-1].text()[-600:].strip() if self._drains else ""
         self._kill()
         return describe_exit(code, self.level) + (f"; its last output: {stderr_tail}" if stderr_tail else "")
 
 
 def _read_before(fd: int, n: int, deadline: float, flooded=lambda: False) -> bytes:
+    if not hostcaps.pollable():
+        return pipes.read_before_threaded(fd, n, deadline, flooded, TimeoutError, OutputFlood)
     chunks, got = [], 0
     poller = select.poll()
     poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)

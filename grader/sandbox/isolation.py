@@ -10,6 +10,7 @@ Every level also gets rlimits, a scrubbed environment and, where possible, a pid
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import shutil
 import stat
@@ -17,6 +18,8 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from grader.sandbox import hostcaps
 
 LEVELS = ("bwrap", "user", "process", "none")
 SANDBOX_UID = SANDBOX_GID = 65534  # nobody / nogroup
@@ -39,8 +42,11 @@ class Launch:
 
 def scrubbed_env() -> dict[str, str]:
     """The only environment sandboxed code gets: no tokens, no paths into the grader."""
-    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
-            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
+           "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
+    if os.name == "nt":  # Python does not start on Windows without these
+        env |= {k: os.environ[k] for k in ("SYSTEMROOT", "TEMP", "TMP") if k in os.environ}
+    return env
 
 
 def worker_env() -> dict[str, str]:
@@ -53,6 +59,10 @@ def runtime_paths() -> list[Path]:
     """Folders the interpreter needs: the venv, the base installation and the executable's folder."""
     paths = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
     paths.add(Path(sys.executable).resolve().parent)
+    # NumPy installed outside the interpreter's prefix (a .pth into another environment, pip --user)
+    numpy = importlib.util.find_spec("numpy")
+    if numpy is not None and numpy.submodule_search_locations:
+        paths.add(Path(list(numpy.submodule_search_locations)[0]).resolve().parent)
     # Drop folders inside others so each is bound once.
     return sorted(p for p in paths if not any(q != p and q in p.parents for q in paths))
 
@@ -73,7 +83,7 @@ def others_can_reach(path: Path) -> bool:
 @functools.lru_cache(maxsize=1)
 def can_drop_privileges() -> bool:
     """Root, and the interpreter and the worker runtime are readable by an unprivileged user."""
-    return os.geteuid() == 0 and all(others_can_reach(p) for p in runtime_paths()) and others_can_reach(RUNTIME_DIR)
+    return hostcaps.is_root() and all(others_can_reach(p) for p in runtime_paths()) and others_can_reach(RUNTIME_DIR)
 
 
 def drops_privileges(level: str) -> bool:
@@ -91,11 +101,12 @@ def hand_over(folder: Path, uid: int) -> None:
 def describe(level: str) -> str:
     """What isolation ``level`` gives here, as recorded in the results."""
     if level == "bwrap":
-        how = f"as uid {os.geteuid()}" if os.geteuid() != 0 else \
+        how = f"as uid {hostcaps.euid()}" if not hostcaps.is_root() else \
             "as uid 65534" if drops_privileges(level) else "as uid 65534 in a user namespace"
         return f"bwrap: own mount, PID, network, IPC and UTS namespaces; {how}"
     return {"user": "user: unprivileged uid 65534, rlimits, scrubbed environment",
-            "process": "process: rlimits and a scrubbed environment only",
+            "process": "process: rlimits and a scrubbed environment only" if hostcaps.rlimits() else
+                       "process: per-call timeout and scrubbed environment, no rlimits",
             "none": "none: in the grader's own process, NO isolation (benchmarks only)"}[level]
 
 
@@ -110,7 +121,7 @@ def unavailable_reason(level: str) -> str | None:
             return "bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
         return _bwrap_probe()
     if level == "user":
-        if os.geteuid() != 0:
+        if not hostcaps.is_root():
             return "dropping to an unprivileged user needs the grader to run as root"
         if not can_drop_privileges():
             return f"the Python runtime ({', '.join(map(str, runtime_paths()))}) is not readable by an unprivileged user"
@@ -122,7 +133,7 @@ def _bwrap_probe() -> str | None:
     """Installed is not enough (inside Docker it often cannot make namespaces): try it once."""
     argv = ["bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
             "true"]
-    if os.geteuid() == 0 and not can_drop_privileges():
+    if hostcaps.is_root() and not can_drop_privileges():
         argv[1:1] = ["--unshare-user", "--uid", str(SANDBOX_UID)]
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=10)
@@ -165,7 +176,7 @@ def wrap(level: str, program: list[str], mounts: list[Mount], chdir: Mount, drop
     unprivileged uid is taken by ``setpriv`` in the command itself (for launchers that start the process
     themselves, like jupyter_client); otherwise ``Launch.popen`` carries it.
     """
-    popen: dict = {"env": scrubbed_env(), "start_new_session": True}
+    popen: dict = {"env": scrubbed_env(), **hostcaps.session_popen()}
     drop = drops_privileges(level)
     setpriv = ["setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_GID}", "--clear-groups", "--"]
     if level == "bwrap":
@@ -185,7 +196,7 @@ def wrap(level: str, program: list[str], mounts: list[Mount], chdir: Mount, drop
         for mount in mounts:
             argv += ["--bind" if mount.writable else "--ro-bind", str(mount.source), mount.target]
         argv += ["--chdir", chdir.target]
-        if os.geteuid() == 0 and not drop:
+        if hostcaps.is_root() and not drop:
             # The runtime is only readable by root: stay root outside, but as uid 65534 with
             # no capabilities inside a user namespace.
             argv += ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID)]
@@ -207,12 +218,18 @@ def wrap(level: str, program: list[str], mounts: list[Mount], chdir: Mount, drop
     return result
 
 
-def launch(level: str, submission: Path, request_fd: int, response_fd: int, limits_json: str) -> Launch:
-    """The command that starts a NumPy worker for ``submission`` at ``level`` (not "none")."""
+def launch(level: str, submission: Path, channel: tuple[int, int] | None, limits_json: str) -> Launch:
+    """The command that starts a NumPy worker for ``submission`` at ``level`` (not "none").
+
+    ``channel``: the (request, response) pipe fds the worker inherits; None where fds cannot be passed by
+    number (Windows): the worker then talks over its stdin/stdout (see hostcaps.fd_passing).
+    """
     folder = Mount(Path(submission), SUBMISSION_IN_SANDBOX, writable=True)
     runtime = WORKER_IN_SANDBOX if level == "bwrap" else str(RUNTIME_DIR)
-    program = [sys.executable, "-I", f"{runtime}/worker.py", str(request_fd), str(response_fd),
-               folder.visible(level), limits_json]
+    fds = [str(fd) for fd in channel] if channel else ["stdio", "stdio"]
+    program = [sys.executable, "-I", os.path.join(runtime, "worker.py"), *fds, folder.visible(level), limits_json]
     result = wrap(level, program, [folder], folder)
-    result.popen.update(pass_fds=(request_fd, response_fd), env=worker_env())
+    result.popen.update(env=worker_env())
+    if channel:
+        result.popen.update(pass_fds=tuple(channel))
     return result

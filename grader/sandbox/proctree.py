@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import ctypes
 import os
-import signal
 from pathlib import Path
+
+from grader.sandbox import hostcaps
 
 PR_SET_CHILD_SUBREAPER = 36
 _subreaper = False
@@ -54,11 +55,8 @@ def descendants(root: int, table: dict[int, tuple[int, int]] | None = None) -> s
 
 def kill_tree(pid: int, session: int | None = None, spare: set[int] = frozenset()) -> None:
     """SIGKILL ``pid``, its descendants, its session, and orphans re-parented to us (except ``spare``)."""
-    if not Path("/proc").exists():
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except OSError:
-            pass
+    if not Path("/proc").exists():  # macOS, Windows: the group (or the process) is all we can name
+        hostcaps.kill_group(pid)
         return
     me = os.getpid()
     for _ in range(5):  # repeat: a process may fork while we kill
@@ -76,7 +74,7 @@ def kill_tree(pid: int, session: int | None = None, spare: set[int] = frozenset(
             break
         for victim in alive:
             try:
-                os.kill(victim, signal.SIGKILL)
+                os.kill(victim, hostcaps.kill_signal())
             except (ProcessLookupError, PermissionError):
                 pass
         reap(p for p in alive if table[p][0] == me and p != pid)
