@@ -40,6 +40,7 @@ include = ["{PACKAGE}*"]
 
 [tool.setuptools.package-data]
 {PACKAGE} = ["schemas/*.json", "provided/*.py", "provided/data/*.csv", "specs/**/*.npz", "specs/**/*.json"]
+"{PACKAGE}.sandbox.runtime" = ["colab/google/colab/*.py"]
 '''
 README = '''# PA3
 

@@ -185,3 +185,18 @@ def test_read_export_survives_hostile_reports(tmp_path):
     assert read_export(tmp_path)["model"] is None
     (tmp_path / "history.json").write_text(json.dumps([1, 2]))
     assert read_export(tmp_path)["errors"] == ["malformed export report"]
+
+
+def test_student_bundle_ships_the_colab_stand_in(tmp_path):
+    """`pa3 check --notebook` on a Colab notebook needs google.colab's stand-in in the installed package."""
+    import subprocess
+    import sys
+    import zipfile
+
+    from grader.bundle import build
+
+    build(tmp_path / "bundle")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                    str(tmp_path / "wheel"), str(tmp_path / "bundle" / "selfcheck")], check=True, timeout=300)
+    names = zipfile.ZipFile(next((tmp_path / "wheel").glob("*.whl"))).namelist()
+    assert "pa3_selfcheck/sandbox/runtime/colab/google/colab/drive.py" in names
