@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 from jupyter_client import AsyncKernelManager
@@ -56,12 +55,12 @@ class SandboxedKernel:
         if data is not None:
             env["PA3_DATA_DIR"] = self.visible("data")
         config = json.dumps({"limits": limits.rlimits(), "env": env, "quiet": True})
-        kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        kernel = [isolation.interpreter(), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
         if level == "none":
             argv, self.description, owner = kernel, isolation.describe(level), None
         else:
             runtime = isolation.WORKER_IN_SANDBOX if level == "bwrap" else str(isolation.RUNTIME_DIR)
-            program = [sys.executable, "-I", f"{runtime}/launch.py", config, "--", *kernel]
+            program = [isolation.interpreter(), "-I", f"{runtime}/launch.py", config, "--", *kernel]
             mounts = [*self.mounts.values(), Mount(conn, str(conn), True)]
             spec = isolation.wrap(level, program, mounts, self.mounts["work"], drop_in_argv=True)
             owner = spec.drop_uid

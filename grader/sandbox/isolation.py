@@ -49,6 +49,16 @@ def worker_env() -> dict[str, str]:
                              "MKL_NUM_THREADS": "1"}
 
 
+def interpreter() -> str:
+    """``sys.executable`` with its folder resolved, as the sandbox sees it.
+
+    The bwrap level binds resolved paths, so a venv reached through a symbolic link (a linked home,
+    macOS's /tmp) must be run from its real folder. The executable itself stays unresolved: it is the
+    venv's link to the base Python, and Python finds the venv (pyvenv.cfg) beside the path it was run as.
+    """
+    return str(Path(sys.executable).parent.resolve() / Path(sys.executable).name)
+
+
 def runtime_paths() -> list[Path]:
     """Folders the interpreter needs: the venv, the base installation and the executable's folder."""
     paths = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
@@ -211,7 +221,7 @@ def launch(level: str, submission: Path, request_fd: int, response_fd: int, limi
     """The command that starts a NumPy worker for ``submission`` at ``level`` (not "none")."""
     folder = Mount(Path(submission), SUBMISSION_IN_SANDBOX, writable=True)
     runtime = WORKER_IN_SANDBOX if level == "bwrap" else str(RUNTIME_DIR)
-    program = [sys.executable, "-I", f"{runtime}/worker.py", str(request_fd), str(response_fd),
+    program = [interpreter(), "-I", f"{runtime}/worker.py", str(request_fd), str(response_fd),
                folder.visible(level), limits_json]
     result = wrap(level, program, [folder], folder)
     result.popen.update(pass_fds=(request_fd, response_fd), env=worker_env())
