@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from grader import PROJECT_ROOT, REFERENCE_DIR, TEMPLATE_DIR, fashion_data
@@ -40,3 +44,42 @@ def synth_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("fmnist-synth")
     fashion_data.synth(root, 6000, 2000, seed=0)
     return root
+
+
+# ---- a busy machine ---------------------------------------------------------------------------
+
+def pytest_addoption(parser):
+    parser.addoption("--busy", type=int, default=int(os.environ.get("PA3_TEST_BUSY", "0")), metavar="N",
+                     help="run N CPU-bound processes beside the tests, as on a loaded CI machine "
+                          "(also PA3_TEST_BUSY=N); the session fails if they did not run throughout")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def busy_machine(request):
+    """With --busy N, N busy loops compete with the tests for the CPUs from the first test to the last."""
+    count = request.config.getoption("--busy")
+    if count <= 0:
+        yield []
+        return
+    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    start = time.monotonic()
+    try:
+        yield loops
+    finally:
+        alive = [loop.poll() is None for loop in loops]
+        cpu = sum(psutil.Process(loop.pid).cpu_times().user for loop, up in zip(loops, alive) if up)
+        for loop in loops:
+            loop.kill()
+            loop.wait()
+        request.config.stash[BUSY_REPORT] = (count, time.monotonic() - start, cpu)
+        assert all(alive), "a busy loop stopped early: the tests did not run on a loaded machine"
+
+
+BUSY_REPORT = pytest.StashKey[tuple]()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if BUSY_REPORT in config.stash:
+        count, wall, cpu = config.stash[BUSY_REPORT]
+        terminalreporter.write_line(f"busy machine: {count} CPU-bound processes ran beside the tests for "
+                                    f"{wall:.0f} s and used {cpu:.0f} s of CPU")
