@@ -61,7 +61,7 @@ if [ -d "$SAMPLE" ]; then
 fi
 echo "FashionMNIST: $FMNIST_SOURCE ${SAMPLE}"
 TORCH_INDEX=${PA3_TORCH_INDEX-}
-echo "torch index: ${TORCH_INDEX:-pip's own index}"
+echo "torch index: ${TORCH_INDEX:-the default index of pip}"
 
 say "docker build -> pa3-grader:test"
 build_start=$(date +%s)

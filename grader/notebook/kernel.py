@@ -51,7 +51,10 @@ class SandboxedKernel:
         conn.mkdir(parents=True, exist_ok=True)
         self.cgroup = None
         # No MPLBACKEND (ipykernel's inline backend captures the figures) and torch's own thread count.
-        env = isolation.scrubbed_env() | {"IPYTHONDIR": "/tmp/.ipython", "MPLCONFIGDIR": "/tmp/.matplotlib"}
+        # The kernel's own settings live beside its connection file, not in /tmp: at the user level /tmp is
+        # shared, and a submission (or a neighbour in a batch) that fills it must not stop the kernel starting.
+        env = isolation.scrubbed_env() | {"HOME": str(conn), "IPYTHONDIR": str(conn / "ipython"),
+                                          "MPLCONFIGDIR": str(conn / "matplotlib")}
         if data is not None:
             env["PA3_DATA_DIR"] = self.visible("data")
         config = json.dumps({"limits": limits.rlimits(), "env": env, "quiet": True})
