@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import time
+import zipfile
 from pathlib import Path
 
 import jsonschema
@@ -213,11 +214,17 @@ print(len(secret), len(runtime), oracle); print(done.stdout, done.stderr)
 @pytest.fixture(scope="module")
 def gradescope_image(tmp_path_factory) -> str:
     """A plain Debian container laid out as Gradescope does, after the zip's setup.sh; committed as an image."""
+    if os.environ.get("PA3_TEST_GRADESCOPE_IMAGE"):  # one made by an earlier run, to check again
+        return os.environ["PA3_TEST_GRADESCOPE_IMAGE"]
     if not GRADESCOPE_BASE:
         pytest.skip("set PA3_TEST_GRADESCOPE_BASE to a plain Debian image (docker/test-image.sh does)")
     staging = tmp_path_factory.mktemp("gradescope")
     autograder.build(staging / "autograder.zip")
-    shutil.unpack_archive(staging / "autograder.zip", staging / "source")
+    with zipfile.ZipFile(staging / "autograder.zip") as zf:  # as Gradescope unzips it: modes kept
+        for info in zf.infolist():
+            path = Path(zf.extract(info, staging / "source"))
+            if info.external_attr >> 16:
+                path.chmod(info.external_attr >> 16 & 0o777)
     name, tag = f"pa3-gradescope-setup-{os.getpid()}", "pa3-gradescope:test"
     docker("rm", "-f", name)
     # setup.sh runs with a network, as Gradescope's image build does; the grading containers get none.
@@ -245,12 +252,17 @@ ENVELOPE = ("--memory", "768m", "--memory-swap", "768m", "--cpus", "0.5")
 GRADESCOPE_RUN = r'''
 cp -a /in/. /autograder/submission/
 printf '%s' '{"id": 1, "users": [{"name": "Ada Lovelace", "email": "ada@example.edu"}]}' > /autograder/submission_metadata.json
+# The cgroup's own peak counts page cache; resident memory is sampled every 0.5 s as well.
+( while :; do awk '/^(total_rss|anon) /{print $2}' /sys/fs/cgroup/memory/memory.stat /sys/fs/cgroup/memory.stat 2>/dev/null; sleep 0.5; done > /autograder/rss.log ) &
+sampler=$!
 start=$(date +%s.%N)
 timeout 600 /autograder/run_autograder > /autograder/log.txt 2>&1; rc=$?
 end=$(date +%s.%N)
+kill $sampler
+rss=$(sort -n /autograder/rss.log | tail -1)
 peak=$(cat /sys/fs/cgroup/memory.peak 2>/dev/null || cat /sys/fs/cgroup/memory/memory.max_usage_in_bytes)
 ooms=$(grep -h '^oom_kill ' /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null | awk '{print $2}')
-echo "PA3-FIGURES {\"rc\": $rc, \"wall_s\": $(echo "$end - $start" | bc 2>/dev/null || python3 -c "print($end-$start)"), \"peak_bytes\": $peak, \"oom_kills\": ${ooms:-null}}"
+echo "PA3-FIGURES {\"rc\": $rc, \"wall_s\": $(echo "$end - $start" | bc 2>/dev/null || python3 -c "print($end-$start)"), \"peak_bytes\": $peak, \"peak_rss_bytes\": ${rss:-null}, \"oom_kills\": ${ooms:-null}}"
 cp /autograder/results/results.json /out/results.json 2>/dev/null; tail -c 3000 /autograder/log.txt > /out/log.txt
 '''
 
@@ -271,7 +283,8 @@ def test_gradescope_envelope(gradescope_image, work, tmp_path, kind):
     jsonschema.validate(document, schema())
     totals = sections(document)
     record(f"gradescope envelope {kind} (--memory 768m --cpus 0.5)", score=document["score"], **figures,
-           peak_mib=round(figures["peak_bytes"] / 2**20), section2=totals["2"],
+           peak_mib=round(figures["peak_bytes"] / 2**20), peak_rss_mib=round((figures["peak_rss_bytes"] or 0) / 2**20),
+           section2=totals["2"],
            isolation=document["extra_data"]["isolation"].split(":")[0],
            section2_first_failure=next((t["output"][:300] for t in document["tests"]
                                         if t["number"].startswith("2.") and t["score"] < t["max_score"]), None))
