@@ -149,7 +149,7 @@ def test_a_hanging_grading_is_stopped_with_a_status(tmp_path):
     start = time.monotonic()
     outcome = grade_one(pack_submission(folder), {"notebook": False, "timeout": 3})
     assert outcome["status"] == "timeout" and "3 s" in outcome["message"]
-    assert time.monotonic() - start < 15
+    assert time.monotonic() - start < 60  # stopped at 3 s; the margin only allows for a busy machine
 
 
 def test_dask_cluster_gives_the_same_gradebook(classroom, tmp_path):

@@ -13,6 +13,11 @@ from tests import corpus
 
 pytestmark = pytest.mark.slow
 SAMPLE_THRESHOLD = 0.80  # the 1813-image sample gives about 0.83; the full set about 0.88
+# Limits here only catch hangs: a training cell takes ~10 s alone and must still pass on a loaded CI
+# machine. Only the test of the cell limit itself uses a short one, on a cell that sleeps (the cells
+# before it import NumPy and matplotlib and read Iris).
+CELL_TIMEOUT = 300
+HANGING_CELL_TIMEOUT = 30
 
 VARIANTS = {
     "conv2d": [("    nn.Flatten(),\n    nn.Linear(28 * 28, 256),",
@@ -52,7 +57,8 @@ def graded(tmp_path_factory, sample_root):
         if name not in cache:
             folder = notebook_submission(tmp_path_factory.mktemp(name), VARIANTS[name])
             keep = tmp_path_factory.mktemp(f"{name}-out")
-            result = grade(folder, data_dir=sample_root, threshold=SAMPLE_THRESHOLD, cell_timeout=20, keep_dir=keep)
+            limit = HANGING_CELL_TIMEOUT if name == "hangs_in_a_cell" else CELL_TIMEOUT
+            result = grade(folder, data_dir=sample_root, threshold=SAMPLE_THRESHOLD, cell_timeout=limit, keep_dir=keep)
             cache[name] = (result, {t.number: t for t in result.tests if t.number.startswith("2.")}, keep)
         return cache[name]
 
@@ -136,7 +142,7 @@ def test_a_raising_cell_is_reported_and_the_rest_still_judged(graded):
 def test_a_hanging_cell_is_stopped_and_named(graded):
     result, s2, keep = graded("hangs_in_a_cell")
     section_1_intact(result)
-    assert s2["2.1"].status == "failed" and "code cell 3 did not finish within 20 s" in s2["2.1"].output
+    assert s2["2.1"].status == "failed" and f"code cell 3 did not finish within {HANGING_CELL_TIMEOUT} s" in s2["2.1"].output
     assert s2["2.4"].status == "failed"
     assert (keep / "PA3.executed.ipynb").is_file()
 

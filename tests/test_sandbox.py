@@ -6,6 +6,8 @@ import json
 import os
 import socket
 import struct
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -146,6 +148,20 @@ def test_bwrap_worker_sees_only_the_runtime_and_its_submission(probe_dir):
     assert not any(seen.values()), seen
     assert me["uid"] == isolation.SANDBOX_UID
     assert os.getpid() not in me["pids"] and me["pid"] < 10  # its own PID namespace
+
+
+@needs_bwrap
+def test_a_venv_reached_through_a_symbolic_link_still_starts_workers(probe_dir, tmp_path):
+    """A linked home folder or macOS's /tmp: the worker runs from the venv's real folder, which bwrap binds."""
+    link = tmp_path / "linked-venv"
+    link.symlink_to(Path(sys.prefix).resolve(), target_is_directory=True)
+    script = ("import sys; from pathlib import Path; from grader.sandbox.client import Sandbox\n"
+              "with Sandbox(Path(sys.argv[1]), 'bwrap') as sb:\n"
+              "    print(sb.new('probe', 'echo', 41) + 1, sb.new('probe', 'identity')['uid'])\n")
+    done = subprocess.run([str(link / "bin" / "python"), "-c", script, str(probe_dir)], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["42", str(isolation.SANDBOX_UID)]
 
 
 @needs_bwrap

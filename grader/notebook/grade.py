@@ -29,15 +29,21 @@ EVALUATION_TIMEOUT = 300
 RESERVE = 30  # seconds kept for evaluation and writing results before a deadline
 
 
+# -I ignores PYTHONPATH, and on Gradescope the grader is not installed (run_autograder puts its source
+# on PYTHONPATH): the evaluator is found from the source folder passed as the first argument.
+_EVALUATE = ("import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); "
+             "runpy.run_module('grader.notebook.evaluate', run_name='__main__', alter_sys=True)")
+
+
 def evaluate_outside(model: Path, data_root: Path, layout: str = "images") -> tuple[dict | None, str | None]:
     """Run the evaluator in a separate clean process, after the kernel has exited."""
     if layout not in INPUT_SHAPES:  # written by the kernel: never trusted as an argument
         return None, f"the export named an unknown input layout {str(layout)[:40]!r}"
     try:
-        done = subprocess.run([sys.executable, "-I", "-m", "grader.notebook.evaluate", str(model), str(data_root),
-                               layout],
-                              capture_output=True, text=True, timeout=EVALUATION_TIMEOUT,
-                              env=dict(isolation_levels.scrubbed_env(), PYTHONPATH=str(Path(__file__).parents[2])))
+        done = subprocess.run([sys.executable, "-I", "-c", _EVALUATE, str(Path(__file__).resolve().parents[2]),
+                               str(model), str(data_root), layout], capture_output=True, text=True,
+                              timeout=EVALUATION_TIMEOUT,
+                              env=isolation_levels.scrubbed_env())
     except subprocess.TimeoutExpired:
         return None, f"evaluating the exported model took more than {EVALUATION_TIMEOUT} s"
     if done.returncode != 0:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 from jupyter_client import AsyncKernelManager
@@ -67,19 +66,22 @@ class SandboxedKernel:
         self.cgroup = None
         runtime = isolation.WORKER_IN_SANDBOX if level == "bwrap" else str(isolation.RUNTIME_DIR)
         # No MPLBACKEND (ipykernel's inline backend captures the figures) and torch's own thread count.
-        # CUDA is hidden at every level, so a notebook sees the same devices wherever it is graded; the
-        # stand-in google.colab lets Colab notebooks import it.
-        env = isolation.scrubbed_env() | {"IPYTHONDIR": "/tmp/.ipython", "MPLCONFIGDIR": "/tmp/.matplotlib",
+        # The kernel's own settings live beside its connection file, not in /tmp: at the user level /tmp is
+        # shared, and a submission (or a neighbour in a batch) that fills it must not stop the kernel starting.
+        env = isolation.scrubbed_env() | {"HOME": str(conn), "IPYTHONDIR": str(conn / "ipython"),
+                                          "MPLCONFIGDIR": str(conn / "matplotlib"),
+                                          # The same devices at every level (none: no GPU), and the
+                                          # stand-in google.colab for notebooks written in Colab.
                                           "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": f"{runtime}/colab"}
         if data is not None:
             env["PA3_DATA_DIR"] = self.visible("data")
             link_data_beside(work, self.visible("data"))
         config = json.dumps({"limits": limits.rlimits(), "env": env, "quiet": True})
-        kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        kernel = [isolation.interpreter(), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
         if level == "none":
             argv, self.description, owner = kernel, isolation.describe(level), None
         else:
-            program = [sys.executable, "-I", f"{runtime}/launch.py", config, "--", *kernel]
+            program = [isolation.interpreter(), "-I", f"{runtime}/launch.py", config, "--", *kernel]
             mounts = [*self.mounts.values(), Mount(conn, str(conn), True)]
             spec = isolation.wrap(level, program, mounts, self.mounts["work"], drop_in_argv=True)
             owner = spec.drop_uid

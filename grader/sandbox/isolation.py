@@ -55,6 +55,16 @@ def worker_env() -> dict[str, str]:
                              "MKL_NUM_THREADS": "1"}
 
 
+def interpreter() -> str:
+    """``sys.executable`` with its folder resolved, as the sandbox sees it.
+
+    The bwrap level binds resolved paths, so a venv reached through a symbolic link (a linked home,
+    macOS's /tmp) must be run from its real folder. The executable itself stays unresolved: it is the
+    venv's link to the base Python, and Python finds the venv (pyvenv.cfg) beside the path it was run as.
+    """
+    return str(Path(sys.executable).parent.resolve() / Path(sys.executable).name)
+
+
 def runtime_paths() -> list[Path]:
     """Folders the interpreter needs: the venv, the base installation and the executable's folder."""
     paths = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
@@ -227,7 +237,7 @@ def launch(level: str, submission: Path, channel: tuple[int, int] | None, limits
     folder = Mount(Path(submission), SUBMISSION_IN_SANDBOX, writable=True)
     runtime = WORKER_IN_SANDBOX if level == "bwrap" else str(RUNTIME_DIR)
     fds = [str(fd) for fd in channel] if channel else ["stdio", "stdio"]
-    program = [sys.executable, "-I", os.path.join(runtime, "worker.py"), *fds, folder.visible(level), limits_json]
+    program = [interpreter(), "-I", os.path.join(runtime, "worker.py"), *fds, folder.visible(level), limits_json]
     result = wrap(level, program, [folder], folder)
     result.popen.update(env=worker_env())
     if channel:

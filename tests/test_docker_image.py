@@ -1,0 +1,295 @@
+"""The TA image and the Gradescope build, run for real with Docker.
+
+docker/test-image.sh builds the images and runs this file; without PA3_TEST_IMAGE every test here is
+skipped, so the default suite neither needs Docker nor spends the build's time. Every container runs
+with `--network none`. Figures (isolation levels, times, peak memory) go to $PA3_TEST_ARTIFACTS.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import time
+import zipfile
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from grader import TEMPLATE_DIR, autograder
+from grader.results import schema
+from tests import corpus
+from tests.conftest import SAMPLE_DIR
+
+IMAGE = os.environ.get("PA3_TEST_IMAGE", "")
+GRADESCOPE_BASE = os.environ.get("PA3_TEST_GRADESCOPE_BASE", "")
+ARTIFACTS = Path(os.environ.get("PA3_TEST_ARTIFACTS", "/tmp/pa3-docker-artifacts"))
+pytestmark = [pytest.mark.docker, pytest.mark.slow,
+              pytest.mark.skipif(not IMAGE, reason="set PA3_TEST_IMAGE to a built image (docker/test-image.sh does)")]
+
+# The README's claim was that seccomp and AppArmor are enough for bwrap; this kernel also refuses a new
+# /proc while Docker masks parts of the container's, hence the third set.
+SECURITY = {
+    "default": [],
+    "unconfined": ["--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined"],
+    "unconfined+systempaths": ["--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
+                               "--security-opt", "systempaths=unconfined"],
+}
+EXPECTED_LEVEL = {"default": "user", "unconfined": "user", "unconfined+systempaths": "bwrap"}
+
+# Kills every process it may signal and fills /tmp (8 MB files, under the sandbox's 16 MB file limit),
+# on import of activations.py, i.e. in every worker and in the notebook kernel's `from model import`.
+WRECK = '''
+import os as _os
+import signal as _signal
+
+
+def _pa3_wreck():
+    for _n in range(128):
+        try:
+            with open(f"/tmp/pa3-fill-{_os.getpid()}-{_n}", "wb") as _f:
+                _f.write(b"\\0" * (8 << 20))
+        except OSError:
+            break
+    for _pid in [int(_p) for _p in _os.listdir("/proc") if _p.isdigit()]:
+        if _pid != _os.getpid():
+            try:
+                _os.kill(_pid, _signal.SIGKILL)
+            except OSError:
+                pass
+    try:
+        _os.kill(-1, _signal.SIGKILL)
+    except OSError:
+        pass
+
+
+_pa3_wreck()
+'''
+
+
+def record(name: str, **figures) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with open(ARTIFACTS / "figures.jsonl", "a") as f:
+        f.write(json.dumps({"check": name, **figures}) + "\n")
+    print(name, figures)
+
+
+def docker(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def run_image(mode: str, work: Path, *args: str, extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    return docker("run", "--rm", "--network", "none", *SECURITY[mode], *extra, "-v", f"{work}:/work", IMAGE, *args)
+
+
+@pytest.fixture(scope="module")
+def caller() -> tuple[int, int]:
+    """Who mounts the folder: this user, or a stand-in TA account when the tests run as root."""
+    return (os.getuid(), os.getgid()) if os.getuid() else (4321, 4321)
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory, caller) -> Path:
+    folder = tmp_path_factory.mktemp("docker-work")
+    corpus.zip_folder(corpus.build(folder / "src" / "reference"), folder / "PA3.zip")
+    corpus.zip_folder(corpus.build(folder / "src" / "hostile", {"activations.py": [("import numpy as np\n",
+                                                                                    "import numpy as np\n" + WRECK)]}),
+                      folder / "hostile.zip")
+    klass = folder / "class"
+    klass.mkdir()
+    corpus.zip_folder(corpus.build(folder / "src" / "ada"), klass / "ada.zip", inside="PA3", junk=True)
+    shutil.copytree(TEMPLATE_DIR, klass / "bob")
+    file, old, new, _ = corpus.MUTANTS["fc_forward_no_bias"]
+    corpus.build(klass / "cleo", {file: [(old, new)]})
+    (klass / "eve.zip").write_bytes(b"this is not a zip")
+    shutil.rmtree(folder / "src")
+    for path in [folder, *folder.rglob("*")]:
+        os.chown(path, *caller)
+    folder.parent.chmod(0o755)
+    return folder
+
+
+def owned_by(folder: Path, owner: tuple[int, int]) -> list[str]:
+    """Paths under ``folder`` that do not belong to ``owner``."""
+    return [str(p) for p in [folder, *folder.rglob("*")] if (p.lstat().st_uid, p.lstat().st_gid) != owner]
+
+
+def sections(document: dict) -> dict[str, float]:
+    totals: dict[str, float] = {"1": 0.0, "2": 0.0}
+    for test in document["tests"]:
+        totals[test["number"].split(".")[0]] += test["score"]
+    return totals
+
+
+@pytest.mark.parametrize("mode", list(SECURITY))
+def test_reference_gets_full_marks_with_the_baked_data(work, caller, mode):
+    start = time.monotonic()
+    done = run_image(mode, work, "grade", "/work/PA3.zip", "--results", f"/work/reference-{mode}/results.json")
+    wall = time.monotonic() - start
+    assert done.returncode == 0, done.stderr[-3000:]
+    document = json.loads((work / f"reference-{mode}" / "results.json").read_text())
+    jsonschema.validate(document, schema())
+    level = document["extra_data"]["isolation"].split(":")[0]
+    record(f"reference [{mode}]", score=document["score"], isolation=document["extra_data"]["isolation"],
+           wall_s=round(wall, 1))
+    assert document["score"] == 148, [t["output"][:300] for t in document["tests"] if t["score"] < t["max_score"]]
+    assert level == EXPECTED_LEVEL[mode]
+    assert owned_by(work / f"reference-{mode}", caller) == []
+    assert (work / f"reference-{mode}" / "PA3.executed.html").is_file()
+
+
+@pytest.mark.parametrize("mode", list(SECURITY))
+def test_a_hostile_submission_leaves_the_grading_intact(work, caller, mode):
+    """It kills what it can and fills /tmp (a 256 MB tmpfs here, so that it really fills)."""
+    out = work / f"hostile-{mode}"
+    done = run_image(mode, work, "-c", f"pa3-entrypoint grade /work/hostile.zip --results /work/hostile-{mode}/results.json"
+                     " && echo TMP-USED-KB $(df -k --output=used /tmp | tail -1)",
+                     extra=("--tmpfs", "/tmp:rw,size=256m,mode=1777", "--entrypoint", "sh"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    tmp_used_mib = int(done.stdout.split("TMP-USED-KB ")[1].split()[0]) // 1024
+    document = json.loads((out / "results.json").read_text())
+    jsonschema.validate(document, schema())
+    reference = json.loads((work / f"reference-{mode}" / "results.json").read_text()) \
+        if (work / f"reference-{mode}" / "results.json").is_file() else None
+    totals = sections(document)
+    level = document["extra_data"]["isolation"].split(":")[0]
+    section2 = [t for t in document["tests"] if t["number"].startswith("2.")]
+    assert level == EXPECTED_LEVEL[mode]
+    record(f"hostile [{mode}]", score=document["score"], section1=totals["1"], section2=totals["2"], isolation=level,
+           container_tmp_used_mib=tmp_used_mib,  # full at the user level; the bwrap sandbox fills only its own
+           section2_first_failure=next((t["output"][:200] for t in section2 if t["score"] < t["max_score"]), None))
+    if reference is not None:  # every test is there, in the same order
+        assert [t["number"] for t in document["tests"]] == [t["number"] for t in reference["tests"]]
+    # Its only payload is the wrecking: nothing it kills or fills costs it (or would cost a neighbour) a point.
+    assert document["score"] == 148, [t["output"][:300] for t in document["tests"] if t["score"] < t["max_score"]]
+    assert owned_by(out, caller) == []
+
+
+@pytest.mark.parametrize("mode", list(SECURITY))
+def test_batch_writes_the_gradebook_into_the_mounted_folder_owned_by_the_caller(work, caller, mode):
+    out = work / f"graded-{mode}"
+    done = run_image(mode, work, "batch", "/work/class", "--out", f"/work/graded-{mode}", "--no-notebook",
+                     "--workers", "2")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    with open(out / "grades.csv") as f:
+        table = {row["id"]: row for row in csv.DictReader(f)}
+    assert set(table) == {"ada", "bob", "cleo", "eve"}
+    assert table["ada"]["total"] == "104" and table["bob"]["total"] == "0"
+    assert 0 < float(table["cleo"]["total"]) < 104 and table["eve"]["status"] == "malformed"
+    assert {p.stem for p in (out / "feedback").glob("*.html")} == set(table)
+    assert "<html" in (out / "summary.html").read_text().lower()
+    assert owned_by(out, caller) == []
+    assert owned_by(work / "class", caller) == []  # the input is left as it was
+
+
+@pytest.mark.parametrize("mode", ["default", "unconfined+systempaths"])
+def test_oracle_and_hidden_specs_are_unreadable_to_the_sandbox_uid(mode):
+    script = r'''
+import os, pathlib, subprocess, sys
+secret = [p for root in ("/opt/pa3/test_specs", "/opt/pa3/grader", "/opt/pa3/reference")
+          for p in pathlib.Path(root).rglob("*.py") if "sandbox/runtime" not in str(p)]
+runtime = list(pathlib.Path("/opt/pa3/grader/sandbox/runtime").rglob("*.py"))
+probe = "import sys\nfor p in sys.argv[1:]:\n    try:\n        open(p).read(1); print('READ', p)\n    except OSError:\n        pass"
+done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", sys.executable, "-c", probe,
+                       *map(str, secret + runtime)], capture_output=True, text=True)
+oracle = pathlib.Path("/opt/pa3/test_specs/hidden/oracle.py") in secret
+print(len(secret), len(runtime), oracle); print(done.stdout, done.stderr)
+'''
+    done = docker("run", "--rm", "--network", "none", *SECURITY[mode], "--entrypoint", "python3", IMAGE, "-c", script)
+    assert done.returncode == 0, done.stderr
+    counts, *lines = done.stdout.splitlines()
+    n_secret, n_runtime, oracle = counts.split()
+    read = [line.split(" ", 1)[1] for line in lines if line.startswith("READ ")]
+    record(f"secrets [{mode}]", tried=int(n_secret), readable=[p for p in read if "sandbox/runtime" not in p])
+    assert int(n_secret) > 20 and oracle == "True"
+    assert not [p for p in read if "sandbox/runtime" not in p], read   # no spec, oracle or grader module
+    assert len(read) == int(n_runtime) > 0                                # while the worker's runtime stays readable
+
+
+# ---- Gradescope, as near as this machine gets ------------------------------------------------
+
+@pytest.fixture(scope="module")
+def gradescope_image(tmp_path_factory) -> str:
+    """A plain Debian container laid out as Gradescope does, after the zip's setup.sh; committed as an image."""
+    if os.environ.get("PA3_TEST_GRADESCOPE_IMAGE"):  # one made by an earlier run, to check again
+        return os.environ["PA3_TEST_GRADESCOPE_IMAGE"]
+    if not GRADESCOPE_BASE:
+        pytest.skip("set PA3_TEST_GRADESCOPE_BASE to a plain Debian image (docker/test-image.sh does)")
+    staging = tmp_path_factory.mktemp("gradescope")
+    autograder.build(staging / "autograder.zip")
+    with zipfile.ZipFile(staging / "autograder.zip") as zf:  # as Gradescope unzips it: modes kept
+        for info in zf.infolist():
+            path = Path(zf.extract(info, staging / "source"))
+            if info.external_attr >> 16:
+                path.chmod(info.external_attr >> 16 & 0o777)
+    name, tag = f"pa3-gradescope-setup-{os.getpid()}", "pa3-gradescope:test"
+    docker("rm", "-f", name)
+    # setup.sh runs with a network, as Gradescope's image build does; the grading containers get none.
+    env = ["-e", f"PA3_TORCH_INDEX={os.environ.get('PA3_TEST_TORCH_INDEX', '')}", "-e", "PA3_FMNIST_SOURCE=/fmnist"]
+    if os.environ.get("PA3_TEST_PIP_CERT"):
+        env += ["-v", f"{os.environ['PA3_TEST_PIP_CERT']}:/etc/pa3-pip-ca.crt:ro", "-e", "PIP_CERT=/etc/pa3-pip-ca.crt"]
+    if os.environ.get("PIP_INDEX_URL"):
+        env += ["-e", "PIP_INDEX_URL"]
+    start = time.monotonic()
+    done = docker("run", "--name", name, "--network", "host", *env, "-v", f"{staging / 'source'}:/staging:ro",
+                  "-v", f"{SAMPLE_DIR}:/fmnist:ro", GRADESCOPE_BASE, "bash", "-c",
+                  "set -e; mkdir -p /autograder/results /autograder/submission; cp -a /staging /autograder/source; "
+                  "cp /autograder/source/run_autograder /autograder/run_autograder; "
+                  "cd /autograder/source && bash ./setup.sh", timeout=3600)
+    record("gradescope setup.sh", rc=done.returncode, wall_s=round(time.monotonic() - start, 1))
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    assert docker("commit", name, tag).returncode == 0
+    docker("rm", "-f", name)
+    return tag
+
+
+ENVELOPE = ("--memory", "768m", "--memory-swap", "768m", "--cpus", "0.5")
+# Inside the container: the submission and its metadata where Gradescope puts them, run_autograder under
+# Gradescope's 10-minute limit, then the cgroup's peak memory and OOM kills (cgroup v1 or v2).
+GRADESCOPE_RUN = r'''
+cp -a /in/. /autograder/submission/
+printf '%s' '{"id": 1, "users": [{"name": "Ada Lovelace", "email": "ada@example.edu"}]}' > /autograder/submission_metadata.json
+# The cgroup's own peak counts page cache; resident memory is sampled every 0.5 s as well.
+( while :; do awk '/^(total_rss|anon) /{print $2}' /sys/fs/cgroup/memory/memory.stat /sys/fs/cgroup/memory.stat 2>/dev/null; sleep 0.5; done > /autograder/rss.log ) &
+sampler=$!
+start=$(date +%s.%N)
+timeout 600 /autograder/run_autograder > /autograder/log.txt 2>&1; rc=$?
+end=$(date +%s.%N)
+kill $sampler
+rss=$(sort -n /autograder/rss.log | tail -1)
+peak=$(cat /sys/fs/cgroup/memory.peak 2>/dev/null || cat /sys/fs/cgroup/memory/memory.max_usage_in_bytes)
+ooms=$(grep -h '^oom_kill ' /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null | awk '{print $2}')
+echo "PA3-FIGURES {\"rc\": $rc, \"wall_s\": $(echo "$end - $start" | bc 2>/dev/null || python3 -c "print($end-$start)"), \"peak_bytes\": $peak, \"peak_rss_bytes\": ${rss:-null}, \"oom_kills\": ${ooms:-null}}"
+cp /autograder/results/results.json /out/results.json 2>/dev/null; tail -c 3000 /autograder/log.txt > /out/log.txt
+'''
+
+
+@pytest.mark.parametrize("kind", ["reference", "hostile"])
+def test_gradescope_envelope(gradescope_image, work, tmp_path, kind):
+    submission = tmp_path / "submission"
+    shutil.unpack_archive(work / ("PA3.zip" if kind == "reference" else "hostile.zip"), submission)
+    out = tmp_path / "out"
+    out.mkdir()
+    done = docker("run", "--rm", "--network", "none", *ENVELOPE, "--tmpfs", "/tmp:rw,size=256m,mode=1777",
+                  "-v", f"{submission}:/in:ro", "-v", f"{out}:/out", gradescope_image, "bash", "-c", GRADESCOPE_RUN,
+                  timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    figures = json.loads(done.stdout.split("PA3-FIGURES ", 1)[1].splitlines()[0])
+    assert (out / "results.json").is_file(), (out / "log.txt").read_text() if (out / "log.txt").exists() else ""
+    document = json.loads((out / "results.json").read_text())
+    jsonschema.validate(document, schema())
+    totals = sections(document)
+    record(f"gradescope envelope {kind} (--memory 768m --cpus 0.5)", score=document["score"], **figures,
+           peak_mib=round(figures["peak_bytes"] / 2**20), peak_rss_mib=round((figures["peak_rss_bytes"] or 0) / 2**20),
+           section2=totals["2"],
+           isolation=document["extra_data"]["isolation"].split(":")[0],
+           section2_first_failure=next((t["output"][:300] for t in document["tests"]
+                                        if t["number"].startswith("2.") and t["score"] < t["max_score"]), None))
+    assert figures["rc"] == 0 and figures["wall_s"] < 600   # within Gradescope's 10 minutes
+    assert len(document["tests"]) == 84 and totals["1"] == 104  # complete, and Section 1 intact
+    if kind == "reference" and document["score"] < 148:
+        # The envelope does not hold: the only losses are Section 2's, each with its reason.
+        assert all(t["output"] for t in document["tests"] if t["score"] < t["max_score"])
