@@ -11,6 +11,7 @@ from pathlib import Path
 from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 
+from grader import threads as thread_budget
 from grader.sandbox import isolation, proctree
 from grader.sandbox.cgroup import PidsCgroup
 from grader.sandbox.isolation import Mount
@@ -54,10 +55,11 @@ class SandboxedKernel:
 
     Folders: ``work`` (the notebook's private working copy, writable), ``data`` (FashionMNIST root,
     read-only, exposed as PA3_DATA_DIR), ``export`` (where the export cell writes, writable).
+    ``threads``: the grading's thread budget (grader/threads.py), or None for torch's own default.
     """
 
     def __init__(self, level: str, work: Path, data: Path | None, export: Path, scratch: Path,
-                 limits: Limits = KERNEL_LIMITS) -> None:
+                 limits: Limits = KERNEL_LIMITS, threads: int | None = None) -> None:
         self.level = level
         self.mounts = {"work": Mount(work, "/notebook", True), "export": Mount(export, "/export", True)}
         if data is not None:
@@ -66,11 +68,13 @@ class SandboxedKernel:
         conn.mkdir(parents=True, exist_ok=True)
         self.cgroup = None
         runtime = isolation.WORKER_IN_SANDBOX if level == "bwrap" else str(isolation.RUNTIME_DIR)
-        # No MPLBACKEND (ipykernel's inline backend captures the figures) and torch's own thread count.
+        # No MPLBACKEND (ipykernel's inline backend captures the figures); torch's own thread count
+        # unless the batch plan gives a budget.
         # CUDA is hidden at every level, so a notebook sees the same devices wherever it is graded; the
         # stand-in google.colab lets Colab notebooks import it.
         env = isolation.scrubbed_env() | {"IPYTHONDIR": "/tmp/.ipython", "MPLCONFIGDIR": "/tmp/.matplotlib",
                                           "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": f"{runtime}/colab"}
+        env |= thread_budget.environment(threads)
         if data is not None:
             env["PA3_DATA_DIR"] = self.visible("data")
             link_data_beside(work, self.visible("data"))
