@@ -70,3 +70,13 @@ def test_the_sandboxed_kernel_starts_within_its_budget(budget):
         assert first[0] >= threads.cores() and first[1:] == [None, None] and second == 64
     else:
         assert first == [budget, str(budget), str(budget)] and second == budget
+
+
+def test_a_dask_cluster_shares_each_machines_cores_among_the_tasks_it_runs_at_once():
+    from grader.batch.executors import dask_plan
+
+    workers = {"tcp://a:1": {"host": "a", "nthreads": 4}, "tcp://a:2": {"host": "a", "nthreads": 4},
+               "tcp://b:1": {"host": "b", "nthreads": 2}}
+    cores = {"tcp://a:1": 16, "tcp://a:2": 16, "tcp://b:1": 16}
+    assert dask_plan("auto", workers, cores) == {"tcp://a:1": 2, "tcp://a:2": 2, "tcp://b:1": 8}
+    assert dask_plan("all", workers, cores) == dict.fromkeys(workers)

@@ -50,6 +50,18 @@ def grade_on_worker(payload: bytes, options: dict, plan: dict[str, int | None]) 
     return grade_one(payload, {**options, "threads": budget})
 
 
+def dask_plan(setting, workers: dict[str, dict], cores: dict[str, int]) -> dict[str, int | None]:
+    """{worker address: budget}: a machine's cores shared by every task its workers run at once.
+
+    ``workers``: the scheduler's view ({address: {"host", "nthreads", ...}}); ``cores``: {address: cores}.
+    """
+    tasks_on_host = Counter()
+    for info in workers.values():
+        tasks_on_host[info["host"]] += info["nthreads"]
+    return {address: threads.plan(setting, cores.get(address, 1), tasks_on_host[info["host"]])
+            for address, info in workers.items()}
+
+
 class DaskCluster:
     """An existing Dask distributed scheduler (``tcp://host:8786``); the grader must be installed on its workers."""
 
@@ -60,14 +72,7 @@ class DaskCluster:
         self.description = f"Dask cluster at {scheduler} ({len(self.client.scheduler_info()['workers'])} workers)"
 
     def plan(self, setting) -> dict[str, int | None]:
-        """{worker address: budget}: a machine's cores shared by every task its workers run at once."""
-        workers = self.client.scheduler_info()["workers"]
-        cores = self.client.run(threads.cores)
-        tasks_on_host = Counter()
-        for info in workers.values():
-            tasks_on_host[info["host"]] += info["nthreads"]
-        return {address: threads.plan(setting, cores.get(address, 1), tasks_on_host[info["host"]])
-                for address, info in workers.items()}
+        return dask_plan(setting, self.client.scheduler_info()["workers"], self.client.run(threads.cores))
 
     def run(self, submissions: Iterable[Submission], options: dict) -> Iterator[tuple[Submission, dict]]:
         from dask.distributed import as_completed
