@@ -63,6 +63,8 @@ def test_a_class_gives_the_expected_rows(classroom, tmp_path):
     assert outcome.usage.cores == threads.cores() and outcome.usage.budgets == {budget: 6}
     assert outcome.usage.cpu_seconds >= sum(float(r["cpu_seconds"]) for r in table.values())
     assert 0 < outcome.usage.utilisation <= 1.05
+    record = json.loads((tmp_path / "out" / "results" / "ada.json").read_text())["record"]
+    assert record["extra"]["threads"]["budget"] == budget and record["extra"]["threads"]["numpy_worker"] == 1
     for sid in table:
         assert (tmp_path / "out" / "feedback" / f"{sid}.html").is_file()
         assert json.loads((tmp_path / "out" / "results" / f"{sid}.json").read_text())["id"] == sid
@@ -140,6 +142,7 @@ def test_killed_midway_then_resume_regrades_nothing_finished(six, tmp_path):
                               "--no-notebook", "--workers", "2", "--resume"], capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert f"{6 - len(before)} graded, {len(before)} already done (of 6)" in resumed.stdout
+    assert "class: " in resumed.stdout and "CPU-s on" in resumed.stdout and "utilisation" in resumed.stdout
     after = {p.name: p.stat().st_mtime_ns for p in (out / "results").glob("*.json")}
     assert len(after) == 6 and all(after[name] == stamp for name, stamp in before.items())
     assert all(row["total"] == "104" for row in rows(out).values())

@@ -31,6 +31,15 @@ def test_batch_settings_all_and_a_number_override_the_rule():
         threads.plan("0", 16, 8)
 
 
+@pytest.mark.parametrize("argv", [["grade", "x", "--threads", "0"], ["batch", "x", "--out", "y", "--threads", "some"]])
+def test_a_bad_thread_setting_is_refused_on_the_command_line(argv, capsys):
+    from grader.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(argv)
+    assert "--threads" in capsys.readouterr().err
+
+
 def test_cores_counts_what_this_process_may_run_on():
     assert 1 <= threads.cores() <= (os.cpu_count() or 1)
 
