@@ -185,3 +185,29 @@ def test_dask_cluster_gives_the_same_gradebook(classroom, tmp_path):
                 for sid, row in rows(out).items()}
 
     assert comparable(dask_out) == comparable(local_out)
+
+
+def test_cpu_seconds_include_a_killed_process_that_nobody_waited_for(tmp_path):
+    """As a sandboxed kernel is: killed, never reaped by the grading, so only sampling sees its CPU."""
+    from grader.batch.usage import TreeUsage
+
+    marker = tmp_path / "burnt"
+    script = f"""
+import os, signal, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", '''
+import pathlib, time
+while time.process_time() < 1.0:
+    pass
+pathlib.Path({str(marker)!r}).touch()
+time.sleep(60)
+'''])
+while not os.path.exists({str(marker)!r}):
+    time.sleep(0.05)
+time.sleep(1)  # it sleeps now, its CPU time fixed at 1 s; a kernel too lives a while after its last cell
+os.kill(child.pid, signal.SIGKILL)
+os._exit(0)
+"""
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    with TreeUsage(proc.pid, interval=0.05) as usage:
+        proc.wait(timeout=120)
+    assert 1.0 <= usage.cpu_seconds < 10
