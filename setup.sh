@@ -13,6 +13,10 @@ apt_install() {
     fi
 }
 command -v bwrap >/dev/null 2>&1 || apt_install bubblewrap || echo "setup: no bubblewrap; grading falls back to weaker isolation" >&2
+# Headless Chromium renders the batch summary in a test (a screenshot); without it that check is skipped.
+if [ "$(id -u)" = 0 ]; then
+    command -v chromium >/dev/null 2>&1 || apt_install chromium || echo "setup: no chromium; the summary screenshot test is skipped" >&2
+fi
 
 # The sandbox runs student code as an unprivileged user, who must be able to read the interpreter.
 # When python3 lives under a private home (pyenv in /root, say), use the system Python instead.

@@ -2,7 +2,10 @@
 
 Goals: notebook grading <= 1.2x + 5 s of `jupyter nbconvert --to notebook --execute` on the same notebook
 and data; on a synthetic 60000/10000 set the grader adds at most 150 MB to the peak memory (all processes)
-and 20% to the CPU seconds. Figures are printed and stored in the benchmark's extra_info.
+and 10% to the CPU seconds (issue 15: `pa3 grade` alone keeps torch's default threads and stays at or under
+1.10x the CPU seconds of nbconvert). Figures are printed and stored in the benchmark's extra_info.
+
+    .venv/bin/python -m pytest benchmarks/test_notebook_speed.py -s -k synthetic
 """
 
 from __future__ import annotations
@@ -59,6 +62,6 @@ def test_notebook_grading_against_nbconvert(benchmark, roots, tmp_path, data):
     summary = (f"{data}: nbconvert {alone['wall_s']:.1f} s wall, {alone['cpu_s']:.1f} CPU-s, {alone['peak_mb']:.0f} MB peak; "
                f"pa3 grade {graded['wall_s']:.1f} s wall, {graded['cpu_s']:.1f} CPU-s, {graded['peak_mb']:.0f} MB peak; "
                f"wall goal {1.2 * alone['wall_s'] + 5:.1f} s, peak goal {alone['peak_mb'] + 150:.0f} MB, "
-               f"CPU goal {1.2 * alone['cpu_s']:.1f} CPU-s")
+               f"CPU {graded['cpu_s'] / alone['cpu_s']:.2f}x nbconvert's (goal <= 1.10x: {1.1 * alone['cpu_s']:.1f} CPU-s)")
     benchmark.extra_info["summary"] = summary
     print("\n" + summary)

@@ -48,7 +48,8 @@ def _grade(args: argparse.Namespace) -> int:
     try:
         result = grade(args.submission, isolation=args.isolation, notebook=not args.no_notebook,
                        deadline=args.deadline, data_dir=args.data_dir,
-                       keep_dir=args.results.parent if args.results else None, threshold=args.accuracy_threshold)
+                       keep_dir=args.results.parent if args.results else None, threshold=args.accuracy_threshold,
+                       threads=args.threads)
     except IsolationUnavailable as exc:
         print(f"pa3 grade: {exc}", file=sys.stderr)
         return 2
@@ -111,7 +112,7 @@ def _batch(args: argparse.Namespace) -> int:
 
     options = {"notebook": not args.no_notebook, "isolation": args.isolation, "deadline": args.deadline,
                "timeout": args.timeout, "accuracy_threshold": args.accuracy_threshold,
-               "data_dir": str(args.data_dir.resolve()) if args.data_dir else None}
+               "data_dir": str(args.data_dir.resolve()) if args.data_dir else None, "threads": args.threads}
     try:
         outcome = run_batch(args.input, args.out, args.workers, args.scheduler, args.resume, options)
     except KeyboardInterrupt:
@@ -119,7 +120,19 @@ def _batch(args: argparse.Namespace) -> int:
         return 130
     print(f"{outcome.graded_now} graded, {outcome.skipped} already done (of {outcome.total}) on "
           f"{outcome.executor}; see {outcome.out / 'grades.csv'} and {outcome.out / 'summary.html'}")
+    if outcome.graded_now:
+        print(f"class: {outcome.usage.describe()}")
     return 0
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, not {text!r}")
+    return int(text)
+
+
+def _thread_setting(text: str) -> str | int:
+    return text if text in ("auto", "all") else _positive(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, help="FashionMNIST idx files (gz or raw) or a torchvision root")
     p.add_argument("--accuracy-threshold", type=float, default=0.82,
                    help="Section 2 validation accuracy to pass (the rubric's 0.82; lower only for small test data)")
+    p.add_argument("--threads", type=_positive, help="thread budget of the notebook's kernel and evaluator "
+                   "(pa3 batch sets cores // workers; default: torch's own, every core)")
     p.add_argument("--record", type=Path, help="also write the full result record as JSON (used by pa3 batch)")
     p.add_argument("--quiet", action="store_true", help="no terminal report")
     p.set_defaults(func=_grade)
@@ -172,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--deadline", type=float, help="per submission: seconds after which no new test starts")
     p.add_argument("--timeout", type=float, default=3600, help="per submission: kill the grading after this")
     p.add_argument("--accuracy-threshold", type=float, default=0.82)
+    p.add_argument("--threads", type=_thread_setting, default="auto",
+                   help="torch/OpenMP/BLAS threads per grading: auto (cores // gradings at once, the default), "
+                        "all (torch's default: every core in every grading) or a number")
     p.set_defaults(func=_batch)
 
     p = sub.add_parser("check", help="self-check: the visible tests on your files (or on the members named)")

@@ -12,6 +12,7 @@ from grader.sandbox.client import Sandbox
 from grader.sandbox.limits import Limits
 from grader.spec_run import SPEC_DIR, SpecContext, run_specs
 from grader.submission import Intake, SubmissionError, take, worker_copy
+from grader.threads import record as thread_record
 from grader.workspace import Workspace
 from test_specs.contract import SUBMITTED_MODULES
 from test_specs.rubric import AUTOGRADED_SECTIONS, FASHION_MIN_ACCURACY, HAND_GRADED
@@ -41,7 +42,7 @@ def grade_numpy(intake: Intake | None, workspace: Workspace, isolation: str | No
 
 
 def _section_2(intake, workspace, isolation, deadline_at, data_dir, keep_dir, unreadable, threshold,
-               cell_timeout) -> list[TestResult]:
+               cell_timeout, threads=None) -> list[TestResult]:
     """Section 2, failing its own tests (never the whole grade) if the notebook grader itself breaks."""
     from grader.notebook import judge
     from grader.notebook.grade import grade_notebook
@@ -49,7 +50,7 @@ def _section_2(intake, workspace, isolation, deadline_at, data_dir, keep_dir, un
     options = {"cell_timeout": cell_timeout} if cell_timeout else {}
     try:
         return grade_notebook(intake, workspace, isolation, deadline_at, data_dir, keep_dir, unreadable,
-                              threshold=threshold, **options)
+                              threshold=threshold, threads=threads, **options)
     except Exception as exc:  # noqa: BLE001 - Sections 1.1 and 1.2 are already graded and must be kept
         return judge.all_failed(f"grader error while running the notebook (not your fault; please tell the "
                                 f"course staff): {type(exc).__name__}: {exc}", threshold)
@@ -58,9 +59,13 @@ def _section_2(intake, workspace, isolation, deadline_at, data_dir, keep_dir, un
 def grade(submission: Path, isolation: str | None = "auto", notebook: bool = True, deadline: float | None = None,
           data_dir: Path | None = None, keep_dir: Path | None = None,
           threshold: float = FASHION_MIN_ACCURACY, cell_timeout: float | None = None,
-          spec_folders: tuple[str, ...] = ("public", "hidden"), only: tuple[str, ...] | None = None) -> GradeResult:
+          spec_folders: tuple[str, ...] = ("public", "hidden"), only: tuple[str, ...] | None = None,
+          threads: int | None = None) -> GradeResult:
     """Grade ``submission`` (a folder or a zip). ``deadline``: seconds after which no new test starts.
-    ``only``: run the tests of these members alone (see grader.members)."""
+
+    ``only``: run the tests of these members alone (see grader.members). ``threads``: the thread budget of the
+    notebook's kernel and evaluator (a batch's share of the cores); None leaves torch its own default.
+    """
     start = time.monotonic()
     deadline_at = start + deadline if deadline else None
     notes: list[str] = []
@@ -81,7 +86,8 @@ def grade(submission: Path, isolation: str | None = "auto", notebook: bool = Tru
                                                unreadable=unreadable, only=only)
         if notebook:
             tests += _section_2(intake, workspace, isolation, deadline_at, data_dir, keep_dir, unreadable,
-                                threshold, cell_timeout)
+                                threshold, cell_timeout, threads)
     return GradeResult(tests=tests, execution_time=time.monotonic() - start, isolation=description, seed=seed,
-                       notes=notes, hand_graded=list(HAND_GRADED), extra={"intake": unreadable or "ok", "stub_members": stubs,
-                                                               "module_problems": blocked})
+                       notes=notes, hand_graded=list(HAND_GRADED),
+                       extra={"intake": unreadable or "ok", "stub_members": stubs, "module_problems": blocked,
+                              "problems": dict(intake.problems) if intake else {}, "threads": thread_record(threads)})

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import TEMPLATE_DIR
+from grader import TEMPLATE_DIR, threads
 from grader.batch.inputs import discover
 from grader.batch.run import run_batch
 from grader.batch.task import grade_one, pack_submission
@@ -38,13 +38,14 @@ def classroom(tmp_path_factory) -> Path:
     corpus.build(folder / "cleo", {file: [(old, new)]})
     corpus.build(folder / "dan", HOSTILE["os_exit_in_relu"])
     (folder / "eve.zip").write_bytes(b"this is not a zip")
+    corpus.build(folder / "gus", drop=("model.py",))
     shutil.rmtree(folder / "src")
     return folder
 
 
 def test_a_class_gives_the_expected_rows(classroom, tmp_path):
     outcome = run_batch(classroom, tmp_path / "out", workers=2, options=OPTIONS, show_progress=False)
-    assert outcome.total == outcome.graded_now == 5
+    assert outcome.total == outcome.graded_now == 6
     table = rows(tmp_path / "out")
     assert table["ada"]["total"] == "104" and table["ada"]["status"] == "graded"
     assert table["ada"]["section_1.1"] == "74" and table["ada"]["section_1.2"] == "30"
@@ -52,11 +53,24 @@ def test_a_class_gives_the_expected_rows(classroom, tmp_path):
     assert 0 < float(table["cleo"]["total"]) < 104
     assert 0 < float(table["dan"]["total"]) < 104 and table["dan"]["status"] == "graded"
     assert table["eve"]["status"] == "malformed" and "not a readable zip" in table["eve"]["message"]
+    # graded (its tests fail), but named for the TA
+    assert table["gus"]["status"] == "graded" and table["gus"]["message"] == "model.py is missing from the submission"
+    assert table["gus"]["section_1.2"] == "0" and table["gus"]["section_1.1"] == "74"
+    assert table["ada"]["message"] == "" and "PA3_qa.pdf is missing" in table["bob"]["message"]
+    budget = threads.budget(threads.cores(), 2)
+    for row in table.values():  # 2 workers share the cores; each grading's own CPU is recorded
+        assert row["threads"] == str(budget) and float(row["cpu_seconds"]) > 0.2
+    assert outcome.usage.cores == threads.cores() and outcome.usage.budgets == {budget: 6}
+    assert outcome.usage.cpu_seconds >= sum(float(r["cpu_seconds"]) for r in table.values())
+    assert 0 < outcome.usage.utilisation <= 1.05
+    record = json.loads((tmp_path / "out" / "results" / "ada.json").read_text())["record"]
+    assert record["extra"]["threads"]["budget"] == budget and record["extra"]["threads"]["numpy_worker"] == 1
     for sid in table:
         assert (tmp_path / "out" / "feedback" / f"{sid}.html").is_file()
         assert json.loads((tmp_path / "out" / "results" / f"{sid}.json").read_text())["id"] == sid
     summary = (tmp_path / "out" / "summary.html").read_text()
-    assert summary.count("data:image/png;base64,") == 3 and "Pass rate per test" in summary
+    assert summary.count("data:image/png;base64,") == 4 and "Pass rate per test" in summary
+    assert "Needs a human (3)" in summary and "model.py is missing from the submission" in summary
 
 
 def test_canvas_download_grades_the_newest_submission_per_student(tmp_path):
@@ -128,6 +142,7 @@ def test_killed_midway_then_resume_regrades_nothing_finished(six, tmp_path):
                               "--no-notebook", "--workers", "2", "--resume"], capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert f"{6 - len(before)} graded, {len(before)} already done (of 6)" in resumed.stdout
+    assert "class: " in resumed.stdout and "CPU-s on" in resumed.stdout and "utilisation" in resumed.stdout
     after = {p.name: p.stat().st_mtime_ns for p in (out / "results").glob("*.json")}
     assert len(after) == 6 and all(after[name] == stamp for name, stamp in before.items())
     assert all(row["total"] == "104" for row in rows(out).values())
@@ -162,8 +177,37 @@ def test_dask_cluster_gives_the_same_gradebook(classroom, tmp_path):
         outcome = run_batch(classroom, dask_out, scheduler=cluster.scheduler_address, options=OPTIONS,
                             show_progress=False)
     assert "Dask cluster at tcp://127.0.0.1" in outcome.executor
+    # two one-task workers on this machine share its cores, as the local pool of two does (compared below)
+    assert {r["threads"] for r in rows(dask_out).values()} == {str(threads.budget(threads.cores(), 2))}
 
     def comparable(out):
-        return {sid: {k: v for k, v in row.items() if k != "seconds"} for sid, row in rows(out).items()}
+        return {sid: {k: v for k, v in row.items() if k not in ("seconds", "cpu_seconds")}
+                for sid, row in rows(out).items()}
 
     assert comparable(dask_out) == comparable(local_out)
+
+
+def test_cpu_seconds_include_a_killed_process_that_nobody_waited_for(tmp_path):
+    """As a sandboxed kernel is: killed, never reaped by the grading, so only sampling sees its CPU."""
+    from grader.batch.usage import TreeUsage
+
+    marker = tmp_path / "burnt"
+    script = f"""
+import os, signal, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", '''
+import pathlib, time
+while time.process_time() < 1.0:
+    pass
+pathlib.Path({str(marker)!r}).touch()
+time.sleep(60)
+'''])
+while not os.path.exists({str(marker)!r}):
+    time.sleep(0.05)
+time.sleep(1)  # it sleeps now, its CPU time fixed at 1 s; a kernel too lives a while after its last cell
+os.kill(child.pid, signal.SIGKILL)
+os._exit(0)
+"""
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    with TreeUsage(proc.pid, interval=0.05) as usage:
+        proc.wait(timeout=120)
+    assert 1.0 <= usage.cpu_seconds < 10

@@ -1,10 +1,15 @@
-"""Where grade_one runs: a local pool of grading processes, or a Dask distributed cluster."""
+"""Where grade_one runs: a local pool of grading processes, or a Dask distributed cluster.
+
+Each plans the thread budget of its gradings (grader/threads.py): cores // gradings at once on a machine.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Iterable, Iterator
 
+from grader import threads
 from grader.batch.inputs import Submission
 from grader.batch.task import grade_one, kill_running, pack_submission
 
@@ -14,9 +19,11 @@ class LocalPool:
 
     def __init__(self, workers: int) -> None:
         self.workers = max(1, workers)
+        self.cores = threads.cores()
         self.description = f"local pool of {self.workers} grading processes"
 
     def run(self, submissions: Iterable[Submission], options: dict) -> Iterator[tuple[Submission, dict]]:
+        options = {**options, "threads": threads.plan(options.get("threads"), self.cores, self.workers)}
         pool = ThreadPoolExecutor(max_workers=self.workers)
         try:
             futures = {pool.submit(grade_one, pack_submission(s.path), options): s for s in submissions}
@@ -30,6 +37,31 @@ class LocalPool:
             kill_running()
 
 
+def grade_on_worker(payload: bytes, options: dict, plan: dict[str, int | None]) -> dict:
+    """grade_one on a Dask worker, with its budget from the plan, or (a worker that joined later) from
+    its own cores and the tasks it runs at once."""
+    from dask.distributed import get_worker
+
+    worker = get_worker()
+    if worker.address in plan:
+        budget = plan[worker.address]
+    else:
+        budget = threads.plan(options.get("threads"), threads.cores(), getattr(worker, "state", worker).nthreads)
+    return grade_one(payload, {**options, "threads": budget})
+
+
+def dask_plan(setting, workers: dict[str, dict], cores: dict[str, int]) -> dict[str, int | None]:
+    """{worker address: budget}: a machine's cores shared by every task its workers run at once.
+
+    ``workers``: the scheduler's view ({address: {"host", "nthreads", ...}}); ``cores``: {address: cores}.
+    """
+    tasks_on_host = Counter()
+    for info in workers.values():
+        tasks_on_host[info["host"]] += info["nthreads"]
+    return {address: threads.plan(setting, cores.get(address, 1), tasks_on_host[info["host"]])
+            for address, info in workers.items()}
+
+
 class DaskCluster:
     """An existing Dask distributed scheduler (``tcp://host:8786``); the grader must be installed on its workers."""
 
@@ -39,12 +71,17 @@ class DaskCluster:
         self.client = Client(scheduler, timeout="30s")
         self.description = f"Dask cluster at {scheduler} ({len(self.client.scheduler_info()['workers'])} workers)"
 
+    def plan(self, setting) -> dict[str, int | None]:
+        return dask_plan(setting, self.client.scheduler_info()["workers"], self.client.run(threads.cores))
+
     def run(self, submissions: Iterable[Submission], options: dict) -> Iterator[tuple[Submission, dict]]:
         from dask.distributed import as_completed
 
+        plan = self.plan(options.get("threads"))
         by_key = {}
         for s in submissions:
-            future = self.client.submit(grade_one, pack_submission(s.path), options, pure=False, key=f"pa3-{s.id}")
+            future = self.client.submit(grade_on_worker, pack_submission(s.path), options, plan, pure=False,
+                                        key=f"pa3-{s.id}")
             by_key[future.key] = (future, s)
         try:
             for future in as_completed([f for f, _ in by_key.values()]):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -17,12 +18,33 @@ from grader.results import GradeResult, TestResult, write_atomic
 
 
 @dataclass
+class ClassUsage:
+    """What grading this run's submissions cost: wall time, CPU seconds of every grading's process tree
+    (and of this coordinator), the cores of the machines that graded, how busy those cores were."""
+
+    wall_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    cores: int = 0
+    budgets: dict = field(default_factory=dict)  # thread budget -> gradings that had it
+
+    @property
+    def utilisation(self) -> float:
+        return self.cpu_seconds / (self.wall_seconds * self.cores) if self.wall_seconds and self.cores else 0.0
+
+    def describe(self) -> str:
+        budgets = ", ".join(f"{'torch default' if b is None else b} for {n}" for b, n in self.budgets.items())
+        return (f"{self.wall_seconds:.1f} s wall, {self.cpu_seconds:.1f} CPU-s on {self.cores} cores "
+                f"({100 * self.utilisation:.0f}% utilisation)" + (f"; threads per grading: {budgets}" if budgets else ""))
+
+
+@dataclass
 class BatchOutcome:
     total: int
     graded_now: int
     skipped: int
     out: Path
     executor: str
+    usage: ClassUsage = field(default_factory=ClassUsage)
 
 
 def _result_from_record(record: dict) -> GradeResult:
@@ -64,7 +86,9 @@ def run_batch(input_dir: Path, out: Path, workers: int | None = None, scheduler:
     submissions = discover(input_dir)
     todo = [s for s in submissions if not (resume and finished(out, s))]
     executor = DaskCluster(scheduler) if scheduler else LocalPool(workers or os.cpu_count() or 1)
-    graded = 0
+    graded, hosts = 0, {}
+    usage = ClassUsage()
+    start, own_cpu = time.monotonic(), time.process_time()
     columns = (TextColumn("[bold]grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.description}"))
     try:
@@ -73,10 +97,16 @@ def run_batch(input_dir: Path, out: Path, workers: int | None = None, scheduler:
             for submission, outcome in executor.run(todo, options or {}):
                 save(out, submission, outcome)
                 graded += 1
+                usage.cpu_seconds += float(outcome.get("cpu_seconds") or 0)
+                hosts[outcome.get("host")] = int(outcome.get("cores") or 0)
+                usage.budgets[outcome.get("threads")] = usage.budgets.get(outcome.get("threads"), 0) + 1
                 progress.update(task, advance=1, description=f"{submission.id}: {outcome['status']}")
     finally:  # also after Ctrl-C: the reports cover everything finished so far
+        usage.wall_seconds = time.monotonic() - start
+        usage.cpu_seconds += time.process_time() - own_cpu
+        usage.cores = sum(hosts.values()) or getattr(executor, "cores", 0)
         ids = {s.id for s in submissions}
         rows = [r for r in reports.load_results(out) if r.get("id") in ids]
         reports.write_csv(out, rows)
-        reports.write_summary(out, rows)
-    return BatchOutcome(len(submissions), graded, len(submissions) - len(todo), out, executor.description)
+        reports.write_summary(out, rows, usage=usage.describe() if graded else None)
+    return BatchOutcome(len(submissions), graded, len(submissions) - len(todo), out, executor.description, usage)

@@ -9,6 +9,7 @@ import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -16,6 +17,9 @@ import threading
 import time
 import zipfile
 from pathlib import Path
+
+from grader import threads as thread_budget
+from grader.batch.usage import TreeUsage
 
 _running: set[subprocess.Popen] = set()
 _lock = threading.Lock()
@@ -35,9 +39,17 @@ def pack_submission(path: Path) -> bytes:
 
 
 def grade_one(payload: bytes, options: dict) -> dict:
-    """{"status", "seconds", "record" (GradeResult as a dict), "gradescope" (results.json), "message"}."""
+    """{"status", "seconds", "cpu_seconds", "threads", "cores", "host", "record" (GradeResult as a dict),
+    "gradescope" (results.json), "message"}.
+
+    ``options["threads"]``: this grading's thread budget from the batch plan (None: torch's own default).
+    ``cpu_seconds`` covers the whole grading process tree, the sandboxed kernel included.
+    """
     start = time.monotonic()
-    outcome = {"status": "error", "seconds": 0.0, "record": None, "gradescope": None, "message": ""}
+    threads = options.get("threads")
+    outcome = {"status": "error", "seconds": 0.0, "cpu_seconds": 0.0, "threads": threads,
+               "cores": thread_budget.cores(), "host": socket.gethostname(), "record": None, "gradescope": None,
+               "message": ""}
     with tempfile.TemporaryDirectory(prefix="pa3-batch-") as tmp:
         tmp = Path(tmp)
         (tmp / "submission.zip").write_bytes(payload)
@@ -45,16 +57,19 @@ def grade_one(payload: bytes, options: dict) -> dict:
                 str(tmp / "out" / "results.json"), "--record", str(tmp / "out" / "record.json"), "--quiet"]
         if not options.get("notebook", True):
             argv.append("--no-notebook")
-        for flag in ("isolation", "data_dir", "deadline", "accuracy_threshold"):
+        for flag in ("isolation", "data_dir", "deadline", "accuracy_threshold", "threads"):
             if options.get(flag) is not None:
                 argv += [f"--{flag.replace('_', '-')}", str(options[flag])]
         timeout = float(options.get("timeout") or 3600)
+        # The grader's own process and its evaluator stay within the budget too.
+        env = os.environ | thread_budget.environment(threads)
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=True)
+                                start_new_session=True, env=env)
         with _lock:
             _running.add(proc)
         try:
-            _, stderr = proc.communicate(timeout=timeout)
+            with TreeUsage(proc.pid) as usage:
+                _, stderr = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             _kill(proc)
             proc.communicate()
@@ -68,12 +83,16 @@ def grade_one(payload: bytes, options: dict) -> dict:
             if proc.returncode == 0 and record_path.is_file():
                 outcome["record"] = json.loads(record_path.read_text())
                 outcome["gradescope"] = json.loads((tmp / "out" / "results.json").read_text())
-                intake = outcome["record"].get("extra", {}).get("intake", "ok")
+                extra = outcome["record"].get("extra", {})
+                intake = extra.get("intake", "ok")
                 outcome["status"] = "graded" if intake == "ok" else "malformed"
-                outcome["message"] = "" if intake == "ok" else intake
+                # A missing, misnamed or broken file is graded (its tests fail) and named for the TA.
+                problems = [str(p) for p in (extra.get("problems") or {}).values()]
+                outcome["message"] = "; ".join(problems) if intake == "ok" else intake
             else:
                 outcome["message"] = f"the grader exited with code {proc.returncode}: {stderr.strip()[-1500:]}"
     outcome["seconds"] = round(time.monotonic() - start, 3)
+    outcome["cpu_seconds"] = round(usage.cpu_seconds, 3)
     return outcome
 
 

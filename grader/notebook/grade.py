@@ -18,6 +18,7 @@ from grader.notebook.kernel import SandboxedKernel
 from grader.notebook.run import execute, load
 from grader.results import TestResult
 from grader.sandbox import isolation as isolation_levels
+from grader.threads import environment as thread_environment
 from grader.submission import Intake
 from grader.workspace import Workspace
 from test_specs.contract import SUBMITTED_MODULES
@@ -35,15 +36,16 @@ _EVALUATE = ("import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); "
              "runpy.run_module('grader.notebook.evaluate', run_name='__main__', alter_sys=True)")
 
 
-def evaluate_outside(model: Path, data_root: Path, layout: str = "images") -> tuple[dict | None, str | None]:
-    """Run the evaluator in a separate clean process, after the kernel has exited."""
+def evaluate_outside(model: Path, data_root: Path, layout: str = "images",
+                     threads: int | None = None) -> tuple[dict | None, str | None]:
+    """Run the evaluator in a separate clean process, after the kernel has exited, within the thread budget."""
     if layout not in INPUT_SHAPES:  # written by the kernel: never trusted as an argument
         return None, f"the export named an unknown input layout {str(layout)[:40]!r}"
     try:
         done = subprocess.run([sys.executable, "-I", "-c", _EVALUATE, str(Path(__file__).resolve().parents[2]),
                                str(model), str(data_root), layout], capture_output=True, text=True,
                               timeout=EVALUATION_TIMEOUT,
-                              env=isolation_levels.scrubbed_env())
+                              env=dict(isolation_levels.scrubbed_env(), **thread_environment(threads)))
     except subprocess.TimeoutExpired:
         return None, f"evaluating the exported model took more than {EVALUATION_TIMEOUT} s"
     if done.returncode != 0:
@@ -54,7 +56,7 @@ def evaluate_outside(model: Path, data_root: Path, layout: str = "images") -> tu
 def grade_notebook(intake: Intake | None, workspace: Workspace, isolation: str | None, deadline_at: float | None,
                    data_dir: Path | None, keep_dir: Path | None, unreadable: str | None = None,
                    threshold: float = FASHION_MIN_ACCURACY,
-                   cell_timeout: float = CELL_TIMEOUT) -> list[TestResult]:
+                   cell_timeout: float = CELL_TIMEOUT, threads: int | None = None) -> list[TestResult]:
     if intake is None:
         return judge.all_failed(unreadable or "the submission could not be read", threshold)
     if "PA3.ipynb" not in intake.files:
@@ -87,10 +89,10 @@ def grade_notebook(intake: Intake | None, workspace: Workspace, isolation: str |
         if budget <= 0:
             return judge.all_failed("not run: the grading deadline was reached before the notebook started", threshold)
     level = isolation_levels.resolve(isolation)
-    kernel = SandboxedKernel(level, work, data_root, export, workspace.path("scratch"))
+    kernel = SandboxedKernel(level, work, data_root, export, workspace.path("scratch"), threads=threads)
     run = execute(nb, kernel, min(cell_timeout, budget), budget)
     model = export / MODEL_FILE
-    evaluation, error = (evaluate_outside(model, data_root, run.export.get("input") or "images")
+    evaluation, error = (evaluate_outside(model, data_root, run.export.get("input") or "images", threads)
                          if model.is_file() and run.export.get("model")
                          else (None, None))
     if keep_dir is not None and run.notebook is not None:

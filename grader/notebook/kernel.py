@@ -10,6 +10,7 @@ from pathlib import Path
 from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 
+from grader import threads as thread_budget
 from grader.sandbox import isolation, proctree
 from grader.sandbox.cgroup import PidsCgroup
 from grader.sandbox.isolation import Mount
@@ -53,10 +54,11 @@ class SandboxedKernel:
 
     Folders: ``work`` (the notebook's private working copy, writable), ``data`` (FashionMNIST root,
     read-only, exposed as PA3_DATA_DIR), ``export`` (where the export cell writes, writable).
+    ``threads``: the grading's thread budget (grader/threads.py), or None for torch's own default.
     """
 
     def __init__(self, level: str, work: Path, data: Path | None, export: Path, scratch: Path,
-                 limits: Limits = KERNEL_LIMITS) -> None:
+                 limits: Limits = KERNEL_LIMITS, threads: int | None = None) -> None:
         self.level = level
         self.mounts = {"work": Mount(work, "/notebook", True), "export": Mount(export, "/export", True)}
         if data is not None:
@@ -65,7 +67,8 @@ class SandboxedKernel:
         conn.mkdir(parents=True, exist_ok=True)
         self.cgroup = None
         runtime = isolation.WORKER_IN_SANDBOX if level == "bwrap" else str(isolation.RUNTIME_DIR)
-        # No MPLBACKEND (ipykernel's inline backend captures the figures) and torch's own thread count.
+        # No MPLBACKEND (ipykernel's inline backend captures the figures); torch's own thread count
+        # unless the batch plan gives a budget.
         # The kernel's own settings live beside its connection file, not in /tmp: at the user level /tmp is
         # shared, and a submission (or a neighbour in a batch) that fills it must not stop the kernel starting.
         env = isolation.scrubbed_env() | {"HOME": str(conn), "IPYTHONDIR": str(conn / "ipython"),
@@ -73,6 +76,7 @@ class SandboxedKernel:
                                           # The same devices at every level (none: no GPU), and the
                                           # stand-in google.colab for notebooks written in Colab.
                                           "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": f"{runtime}/colab"}
+        env |= thread_budget.environment(threads)
         if data is not None:
             env["PA3_DATA_DIR"] = self.visible("data")
             link_data_beside(work, self.visible("data"))

@@ -16,6 +16,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from grader.notebook.colab import colab_notes, setup_cell_source
 from grader.notebook.export import export_cell_source, lengths_after, read_export, tracker_cell_source
 from grader.notebook.kernel import SandboxedKernel
+from grader.threads import kernel_cell_source
 
 HEAD_LINES = 4
 # (what a traceback shows, the hint added below it): causes a student can act on.
@@ -99,7 +100,7 @@ def execute(nb: nbformat.NotebookNode, kernel: SandboxedKernel, cell_timeout: fl
     student = [c for c in nb.cells]
     code_number = {id(c): n + 1 for n, c in enumerate(c for c in student if c.cell_type == "code")}
     run.notes = colab_notes([(code_number[id(c)], c.source) for c in student if c.cell_type == "code"])
-    nb.cells = [nbformat.v4.new_code_cell(setup_cell_source() + tracker_cell_source()), *student,
+    nb.cells = [nbformat.v4.new_code_cell(setup_cell_source() + tracker_cell_source() + kernel_cell_source()), *student,
                 nbformat.v4.new_code_cell(export_cell_source(kernel.visible("export")))]
     first, last = 1, len(student)  # student cells are nb.cells[first:last + 1]
     current = {"index": None}

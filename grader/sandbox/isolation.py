@@ -50,9 +50,10 @@ def scrubbed_env() -> dict[str, str]:
 
 
 def worker_env() -> dict[str, str]:
-    """The NumPy worker's: one BLAS thread (its arrays are tiny) and no display backend."""
-    return scrubbed_env() | {"MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-                             "MKL_NUM_THREADS": "1"}
+    """The NumPy worker's: one BLAS thread (its arrays are tiny; within any batch's budget) and no display backend."""
+    from grader.threads import NUMPY_WORKER_THREADS, environment
+
+    return scrubbed_env() | {"MPLBACKEND": "Agg"} | environment(NUMPY_WORKER_THREADS)
 
 
 def interpreter() -> str:
