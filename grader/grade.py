@@ -71,6 +71,9 @@ def grade(submission: Path, isolation: str | None = "auto", notebook: bool = Tru
         except SubmissionError as exc:
             unreadable = str(exc)
             notes.append(unreadable)
+        except Exception as exc:  # noqa: BLE001 - intake is a trust boundary: whatever arrives, grading goes on
+            unreadable = f"the submission could not be read ({type(exc).__name__}: {str(exc)[:300]})"
+            notes.append(unreadable)
         tests, description, seed = grade_numpy(intake, workspace, isolation, deadline_at, spec_folders=spec_folders,
                                                unreadable=unreadable)
         if notebook:

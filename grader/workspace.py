@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
+
+from grader.fstree import remove_tree
 
 
 class Workspace:
@@ -19,9 +20,14 @@ class Workspace:
         self.root.chmod(0o711)
         self.keep = keep
 
-    def path(self, name: str) -> Path:
+    def path(self, name: str, mode: int = 0o700) -> Path:
+        """A folder of the workspace; private (0700) unless a sandbox uid must read or traverse it."""
         folder = self.root / name
-        folder.mkdir(exist_ok=True)
+        try:
+            folder.mkdir(mode=mode)
+            folder.chmod(mode)  # mkdir's mode is masked by the umask
+        except FileExistsError:
+            pass
         return folder
 
     def __enter__(self) -> "Workspace":
@@ -32,4 +38,4 @@ class Workspace:
 
     def cleanup(self) -> None:
         if not self.keep:
-            shutil.rmtree(self.root, ignore_errors=True)
+            remove_tree(self.root)  # however deep or odd the tree the sandbox left

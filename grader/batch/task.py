@@ -17,31 +17,52 @@ import time
 import zipfile
 from pathlib import Path
 
+from grader import fstree, submission
+
 _running: set[subprocess.Popen] = set()
 _lock = threading.Lock()
 
 
 def pack_submission(path: Path) -> bytes:
-    """The submission as zip bytes (a zip is sent as is; a folder is zipped in memory)."""
+    """The submission as zip bytes (a zip is sent as is; a folder is zipped in memory). Never raises.
+
+    A folder is walked like the intake walks it (no links, special files, undecodable names or
+    folders past the depth and entry bounds), so the zip holds what the intake would have taken.
+    Local pools pass the folder itself instead, so that the intake's notes on what it refused are kept.
+    """
     path = Path(path)
-    if path.is_file():
-        return path.read_bytes()
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for file in sorted(path.rglob("*")):
-            if file.is_file() and not file.is_symlink():
-                zf.write(file, file.relative_to(path).as_posix())
+    try:
+        if path.is_file():
+            return path.read_bytes()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+            for found in fstree.walk(path, submission.BOUNDS, fstree.WalkReport(), skip=submission._junk,
+                                     wanted=submission.REQUIRED_FILES):
+                if found.size <= submission.MAX_FILE:
+                    try:
+                        zf.writestr("/".join(found.parts), fstree.read_file(found, submission.MAX_FILE))
+                    except OSError:
+                        pass
+    except Exception:  # noqa: BLE001 - an unreadable submission is graded as such, never a crashed batch
+        pass
     return buffer.getvalue()
 
 
-def grade_one(payload: bytes, options: dict) -> dict:
-    """{"status", "seconds", "record" (GradeResult as a dict), "gradescope" (results.json), "message"}."""
+def grade_one(payload: bytes | str, options: dict) -> dict:
+    """Grade ``payload`` (zip bytes, or the path of a folder or zip on this machine).
+
+    Returns {"status", "seconds", "record" (GradeResult as a dict), "gradescope" (results.json), "message"}.
+    """
     start = time.monotonic()
     outcome = {"status": "error", "seconds": 0.0, "record": None, "gradescope": None, "message": ""}
     with tempfile.TemporaryDirectory(prefix="pa3-batch-") as tmp:
         tmp = Path(tmp)
-        (tmp / "submission.zip").write_bytes(payload)
-        argv = [sys.executable, "-m", "grader.cli", "grade", str(tmp / "submission.zip"), "--results",
+        if isinstance(payload, str):
+            source = payload
+        else:
+            (tmp / "submission.zip").write_bytes(payload)
+            source = str(tmp / "submission.zip")
+        argv = [sys.executable, "-m", "grader.cli", "grade", source, "--results",
                 str(tmp / "out" / "results.json"), "--record", str(tmp / "out" / "record.json"), "--quiet"]
         if not options.get("notebook", True):
             argv.append("--no-notebook")
