@@ -9,7 +9,6 @@ it fail with that message while the rest are graded.
 
 from __future__ import annotations
 
-import ast
 import difflib
 import hashlib
 import io
@@ -22,6 +21,7 @@ from pathlib import Path, PurePosixPath
 
 from grader import fstree
 from test_specs.contract import GRADER_SUPPLIED, REQUIRED_FILES, SUBMITTED_MODULES
+from test_specs.support import loops
 
 JUNK_PARTS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git"}
 JUNK_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
@@ -256,13 +256,15 @@ def check_source(path: Path) -> str | None:
     except UnicodeDecodeError as exc:
         return f"{path.name} is not UTF-8 text (byte {exc.start})"
     try:
-        ast.parse(source, filename=path.name)
+        loops.parse(source)  # bounded, and cached for the spec checks that read the same source
     except SyntaxError as exc:
         where = f"line {exc.lineno}" + (f", column {exc.offset}" if exc.offset else "")
-        text = (exc.text or "").strip()
+        text = (exc.text or "").strip()[:200]
         return f"{path.name} does not compile: {exc.msg} ({where}{': ' + text if text else ''})"
+    except loops.TooComplex as exc:
+        return f"{path.name} cannot be parsed: {exc}"
     except (ValueError, RecursionError, MemoryError) as exc:
-        return f"{path.name} cannot be parsed: {type(exc).__name__}: {exc}"
+        return f"{path.name} cannot be parsed: {type(exc).__name__}: {str(exc)[:200]}"
     return None
 
 
