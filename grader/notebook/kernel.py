@@ -52,7 +52,9 @@ class SandboxedKernel:
         conn.mkdir(parents=True, exist_ok=True)
         self.cgroup = None
         # No MPLBACKEND (ipykernel's inline backend captures the figures) and torch's own thread count.
-        env = isolation.scrubbed_env() | {"IPYTHONDIR": "/tmp/.ipython", "MPLCONFIGDIR": "/tmp/.matplotlib"}
+        tmp = isolation.private_tmp(level, work) if level != "none" else {}  # students never share a /tmp
+        home = tmp.get("HOME", "/tmp")
+        env = isolation.scrubbed_env() | tmp | {"IPYTHONDIR": f"{home}/.ipython", "MPLCONFIGDIR": f"{home}/.matplotlib"}
         if data is not None:
             env["PA3_DATA_DIR"] = self.visible("data")
         config = json.dumps({"limits": limits.rlimits(), "env": env, "quiet": True})
