@@ -9,6 +9,7 @@ the PID namespace (bwrap) and to walking the process tree.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 import uuid
@@ -29,6 +30,44 @@ def _base() -> Path | None:
     return None
 
 
+NAME = re.compile(r"^pa3-worker-(?P<pid>\d+)-(?P<start>\d+)-[0-9a-f]+$")
+_reclaimed = False
+
+
+def _start_time(pid: int | str) -> str | None:
+    """The process's start time in clock ticks since boot: with its pid, it names one process for good."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2:].split()[19]
+
+
+def _owner_alive(name: str) -> bool:
+    match = NAME.match(name)
+    return match is None or _start_time(match["pid"]) == match["start"]  # names not ours are left alone
+
+
+def reclaim_stale(base: Path) -> list[str]:
+    """Empty and remove the worker cgroups whose grader is gone (killed before it could clean up).
+
+    Each cgroup is named after the grader that made it (pid and start time), so a live grader's
+    cgroups are never touched, even one started by another user of the machine.
+    """
+    reclaimed = []
+    try:
+        candidates = [p for p in base.iterdir() if p.name.startswith("pa3-worker-")]
+    except OSError:
+        return reclaimed
+    for path in candidates:
+        if _owner_alive(path.name):
+            continue
+        PidsCgroup(path).kill_all()
+        if not path.exists():
+            reclaimed.append(path.name)
+    return reclaimed
+
+
 class PidsCgroup:
     """Create with ``PidsCgroup.create(max_tasks)``; None when cgroups are not available."""
 
@@ -37,10 +76,14 @@ class PidsCgroup:
 
     @classmethod
     def create(cls, max_tasks: int, owner_uid: int | None = None) -> "PidsCgroup | None":
+        global _reclaimed
         base = _base()
         if base is None:
             return None
-        path = base / f"pa3-worker-{uuid.uuid4().hex[:12]}"
+        if not _reclaimed:  # once per grader: what a killed predecessor left
+            _reclaimed = True
+            reclaim_stale(base)
+        path = base / f"pa3-worker-{os.getpid()}-{_start_time('self')}-{uuid.uuid4().hex[:12]}"
         try:
             path.mkdir()
             (path / "pids.max").write_text(str(max_tasks))

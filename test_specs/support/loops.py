@@ -143,9 +143,9 @@ class _FunctionScan:
 
     def __init__(self, func: ast.FunctionDef, qualname: str, source_lines: list[str], clock: _Clock):
         self.func, self.qualname, self.lines, self.clock = func, qualname, source_lines, clock
-        self.breadth = list(_walk(func, clock))  # ast.walk's order, which the alias passes follow
         self.span: dict[int, tuple[int, int]] = {}
-        order = self._pre_order()
+        self.depth: dict[int, int] = {}
+        order = self.order = self._pre_order()
         positions: dict[str, list[int]] = {}
         for i, node in enumerate(order):
             if isinstance(node, ast.Name):
@@ -161,19 +161,34 @@ class _FunctionScan:
         self._iterable: dict[int, bool] = {}
 
     def _pre_order(self) -> list[ast.AST]:
-        """Nodes in pre-order, recording each subtree's [start, end) span, without recursion."""
+        """Nodes in pre-order, recording each subtree's [start, end) span and depth, without recursion."""
         order: list[ast.AST] = []
-        stack: list[tuple[ast.AST, int | None]] = [(self.func, None)]
+        span, depth, tick = self.span, self.depth, self.clock.tick
+        stack: list[tuple[ast.AST, int, int]] = [(self.func, -1, 0)]  # (node, start or -1 before entering, depth)
+        AST = ast.AST
         while stack:
-            node, start = stack.pop()
-            if start is not None:
-                self.span[id(node)] = (start, len(order))
+            node, start, level = stack.pop()
+            if start >= 0:
+                span[id(node)] = (start, len(order))
                 continue
-            self.clock.tick()
-            stack.append((node, len(order)))
+            tick()
+            stack.append((node, len(order), level))
+            depth[id(node)] = level
             order.append(node)
-            stack.extend((child, None) for child in reversed(list(ast.iter_child_nodes(node))))
+            children = []
+            for name in node._fields:  # ast.iter_child_nodes, inlined: this loop is the whole cost
+                value = getattr(node, name, None)
+                if isinstance(value, AST):
+                    children.append(value)
+                elif isinstance(value, list):
+                    children.extend(item for item in value if isinstance(item, AST))
+            stack.extend((child, -1, level + 1) for child in reversed(children))
         return order
+
+    def breadth_first(self, nodes: list[ast.AST]) -> list[ast.AST]:
+        """``nodes`` in ast.walk's order (by depth, then pre-order), which the alias passes follow."""
+        position = {id(n): i for i, n in enumerate(nodes)}
+        return sorted(nodes, key=lambda n: (self.depth[id(n)], position[id(n)]))
 
     # -- subtree questions, O(log n) each --
 
@@ -203,7 +218,8 @@ class _FunctionScan:
 
     def _collect_aliases(self) -> None:
         # Two passes so that names derived from derived names are found too.
-        assigns = [n for n in self.breadth if isinstance(n, (ast.Assign, ast.AnnAssign)) and n.value is not None]
+        assigns = self.breadth_first([n for n in self.order
+                                      if isinstance(n, (ast.Assign, ast.AnnAssign)) and n.value is not None])
         for _ in range(2):
             for node in assigns:
                 self.clock.tick()
@@ -257,13 +273,25 @@ class _FunctionScan:
                            for arg in it.args)
         return False
 
+    def callees(self) -> list[str]:
+        """Names this function calls: ``f`` for ``f(...)``, a marked ``self.m`` for ``self.m(...)``."""
+        names = []
+        for node in self.order:
+            if isinstance(node, ast.Call):
+                target = node.func
+                if isinstance(target, ast.Name):
+                    names.append(target.id)
+                elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self":
+                    names.append(f"\0self.{target.attr}")
+        return names
+
     def _finding(self, node: ast.AST) -> LoopFinding:
         code = self.lines[node.lineno - 1].strip() if 0 < node.lineno <= len(self.lines) else ""
         return LoopFinding(self.qualname, node.lineno, code[:200])
 
     def findings(self) -> list[LoopFinding]:
         found = []
-        for node in self.breadth:
+        for node in self.order:  # the order does not matter: batch_loops sorts what it returns
             self.clock.tick()
             if isinstance(node, (ast.For, ast.AsyncFor)) and self.batch_iterable(node.iter):
                 found.append(self._finding(node))
@@ -281,13 +309,6 @@ class _FunctionScan:
 def _called_name(call: ast.Call) -> str:
     func = call.func
     return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-
-
-def _walk(node: ast.AST, clock: _Clock):
-    """``ast.walk`` (breadth first, iterative) with the clock running."""
-    for child in ast.walk(node):
-        clock.tick()
-        yield child
 
 
 def batch_loops(source: str, qualname: str, budget: float = BUDGET) -> list[LoopFinding]:
@@ -308,16 +329,8 @@ def batch_loops(source: str, qualname: str, budget: float = BUDGET) -> list[Loop
             continue
         seen.add(name)
         if name not in module.scans:
-            func = module.functions[name]
-            callees = []
-            for node in _walk(func, clock):
-                if isinstance(node, ast.Call):
-                    target = node.func
-                    if isinstance(target, ast.Name):
-                        callees.append(target.id)
-                    elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self":
-                        callees.append(f"\0self.{target.attr}")
-            module.scans[name] = (_FunctionScan(func, name, module.lines, clock).findings(), callees)
+            scan = _FunctionScan(module.functions[name], name, module.lines, clock)
+            module.scans[name] = (scan.findings(), scan.callees())
         findings, callees = module.scans[name]
         found.extend(findings)
         todo.extend(f"{cls}.{c[6:]}" if c.startswith("\0self.") else c for c in callees
