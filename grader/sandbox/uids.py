@@ -92,19 +92,17 @@ def lease() -> int:
 
 
 def processes_of(uid: int) -> list[int]:
-    """Live processes whose real, effective or saved uid is ``uid``."""
+    """Live processes whose real, effective or saved uid is ``uid`` (zombies are dead: not counted)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            for line in (entry / "status").read_text().splitlines():
-                if line.startswith("Uid:"):
-                    if str(uid) in line.split()[1:4]:
-                        found.append(int(entry.name))
-                    break
+            fields = dict(line.split(":", 1) for line in (entry / "status").read_text().splitlines() if ":" in line)
         except OSError:
             continue
+        if str(uid) in fields.get("Uid", "").split()[:3] and not fields.get("State", "").strip().startswith(("Z", "X")):
+            found.append(int(entry.name))
     return found
 
 
