@@ -349,10 +349,20 @@ def test_cgroups_of_a_killed_grader_are_reclaimed_at_the_next_start(tmp_path, gr
     finally:
         grader.kill()  # no chance to clean up
         grader.wait()
-    left = cgroup.PidsCgroup(stale[0]).pids()
-    assert left, "the worker should have outlived its grader"
-    grade_cli(corpus.build(tmp_path / "next"), tmp_path, grader_tmp, "user")
-    assert not stale[0].exists()
-    assert not any(Path(f"/proc/{pid}").exists() for pid in left)
-    fstree.remove_tree(grader_tmp)
-    grader_tmp.mkdir(mode=0o711)  # the killed grader's workspace is its own business, not the next one's
+    try:
+        left = cgroup.PidsCgroup(stale[0]).pids()
+        assert left, "the worker should have outlived its grader"
+        grade_cli(corpus.build(tmp_path / "next"), tmp_path, grader_tmp, "user")
+        assert not stale[0].exists()
+        assert not any(alive(pid) for pid in left)
+    finally:
+        for workspace in grader_tmp.iterdir():  # the killed grader's own: not this test's subject
+            fstree.remove_tree(workspace)
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie waiting for a parent to collect it."""
+    try:
+        return not (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in "ZX")
+    except OSError:
+        return False
