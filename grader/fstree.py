@@ -129,13 +129,13 @@ def walk(root: Path, bounds: Bounds, report: WalkReport, skip: Callable[[tuple[s
                     for name in wanted:
                         if name not in listed and _classify(name, fd, parts, bounds, report, skip, probe=True) == "file":
                             files.append(name)
+                stack.append((fd, parts, sorted(folders, reverse=True)))  # before yielding: closed if the caller stops
                 for name in sorted(set(files)):
                     try:
                         info = os.stat(name, dir_fd=fd, follow_symlinks=False)
                     except OSError:
                         continue
                     yield Found(parts + (name,), fd, name, info.st_size)
-                stack.append((fd, parts, sorted(folders, reverse=True)))
                 continue
             fd, parts, folders = stack[-1]
             if not folders:

@@ -44,7 +44,8 @@ class DaskCluster:
 
         by_key = {}
         for s in submissions:
-            future = self.client.submit(grade_one, pack_submission(s.path), options, pure=False, key=f"pa3-{s.id}")
+            name = s.path.name if s.path.is_file() else f"{s.path.name}.zip"
+            future = self.client.submit(grade_one, pack_submission(s.path), options, name, pure=False, key=f"pa3-{s.id}")
             by_key[future.key] = (future, s)
         try:
             for future in as_completed([f for f, _ in by_key.values()]):

@@ -48,8 +48,8 @@ def pack_submission(path: Path) -> bytes:
     return buffer.getvalue()
 
 
-def grade_one(payload: bytes | str, options: dict) -> dict:
-    """Grade ``payload`` (zip bytes, or the path of a folder or zip on this machine).
+def grade_one(payload: bytes | str, options: dict, name: str = "submission.zip") -> dict:
+    """Grade ``payload`` (zip bytes received as ``name``, or the path of a folder or zip on this machine).
 
     Returns {"status", "seconds", "record" (GradeResult as a dict), "gradescope" (results.json), "message"}.
     """
@@ -60,8 +60,9 @@ def grade_one(payload: bytes | str, options: dict) -> dict:
         if isinstance(payload, str):
             source = payload
         else:
-            (tmp / "submission.zip").write_bytes(payload)
-            source = str(tmp / "submission.zip")
+            archive = tmp / (Path(name).name if name.lower().endswith(".zip") and Path(name).name else "submission.zip")
+            archive.write_bytes(payload)  # under its own name, so that messages name the file the student sent
+            source = str(archive)
         argv = [sys.executable, "-m", "grader.cli", "grade", source, "--results",
                 str(tmp / "out" / "results.json"), "--record", str(tmp / "out" / "record.json"), "--quiet"]
         if not options.get("notebook", True):
