@@ -1,8 +1,13 @@
 """Submission intake: a folder or a PA3.zip, unpacked safely, checked file by file.
 
 Every zip entry is checked before anything is written: no absolute paths or ``..``,
-no symlinks, no encrypted entries, limits on entry count, sizes and compression
-ratio (declared sizes are also enforced while reading, since headers can lie).
+no symlinks or special files, no encrypted entries, limits on entry count (read from the
+zip's end record before anything is listed), depth, name length, sizes and compression
+ratio (declared sizes are also enforced while reading, since headers can lie). A folder
+is walked without recursion through directory fds (``fstree.walk``), under the same
+bounds, never following a link nor opening a fifo. Required files go first, so no limit
+crowds them out. Whatever is refused is noted, grouped by reason; nothing here raises
+but SubmissionError (and ``grade`` turns anything else into a message too).
 A missing, misnamed or non-compiling file is reported by name; the tests that need
 it fail with that message while the rest are graded.
 """
