@@ -165,12 +165,15 @@ def killer(dest: Path) -> Path:
 
 
 def snooper(dest: Path, secrets: list[str], marker: str) -> Path:
-    """Reads the oracle and the reference wherever it can, prints them, and leaves files in the shared /tmp."""
+    """Reads the oracle and the reference wherever it can, prints them, and leaves files in the shared /tmp
+    and System V IPC objects behind."""
     payload = (f"import os as _o, tempfile as _t\n_found = []\nfor _p in {secrets!r}:\n    try:\n"
                f"        _found.append(open(_p).read()[:200])\n    except OSError as _e:\n"
                f"        _found.append(type(_e).__name__)\nprint('SNOOPED', _found)\n"
                f"for _d in ('/tmp', '/var/tmp', '/dev/shm', _t.gettempdir()):\n    try:\n"
                f"        open(_o.path.join(_d, '{marker}'), 'w').write('left behind')\n"
                f"        _o.makedirs(_o.path.join(_d, '{marker}-dir', 'a', 'b'), exist_ok=True)\n"
-               f"    except OSError:\n        pass\n")
+               f"    except OSError:\n        pass\n"
+               f"import ctypes as _c\n_c.CDLL(None).shmget(0, 4096, 0o1000 | 0o600)\n"  # System V memory outlives it
+               f"_c.CDLL(None).semget(0, 1, 0o1000 | 0o600)\n")
     return corpus.build(dest, {"activations.py": [("import numpy as np\n", "import numpy as np\n" + payload)]})

@@ -72,7 +72,7 @@ def grade_cli(submission: Path, out: Path, tmp: Path, level: str = "auto") -> di
     assert checks["safe"], checks  # the secrets were checked unreadable at this level
     if checks.get("uid") is not None:
         assert checks["after"] == {"processes_left": False, "files_removed": checks["after"]["files_removed"],
-                                   "files_left": 0}
+                                   "files_left": 0, "ipc_left": 0}
         assert uids.processes_of(checks["uid"]) == []
         assert uids.files_of(checks["uid"]) == []
     return document
@@ -366,3 +366,54 @@ def alive(pid: int) -> bool:
         return not (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in "ZX")
     except OSError:
         return False
+
+
+UNPRIVILEGED_INTAKE = '''
+import json, sys, tempfile
+from pathlib import Path
+from grader.submission import take
+out = Path(tempfile.mkdtemp())
+intake = take(Path(sys.argv[1]), out)
+print(json.dumps({"files": sorted(intake.files), "problems": intake.problems, "notes": intake.notes}))
+'''
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run the intake as another uid")
+def test_unreadable_entries_are_noted_and_the_rest_taken(grader_tmp):
+    """Files and folders the grader itself cannot read (a TA's folder, a grader without root)."""
+    folder = corpus.build(grader_tmp / "sub")
+    secret = folder / "private"
+    secret.mkdir()
+    (secret / "notes.txt").write_text("x")
+    for path in [folder, *folder.iterdir(), secret / "notes.txt"]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    secret.chmod(0)
+    (folder / "layers.py").chmod(0)
+    run = subprocess.run(["setpriv", "--reuid=12345", "--regid=12345", "--clear-groups", "--",
+                          sys.executable, "-c", UNPRIVILEGED_INTAKE, str(folder)],
+                         capture_output=True, text=True, timeout=60, env=dict(os.environ, TMPDIR=str(grader_tmp)))
+    assert run.returncode == 0, run.stderr[-2000:]
+    intake = json.loads(run.stdout)
+    assert "layers.py" not in intake["files"] and "activations.py" in intake["files"]
+    assert "layers.py is missing from the submission" in intake["problems"]["layers.py"]
+    notes = "\n".join(intake["notes"])
+    assert "'layers.py': cannot be read (Permission denied)" in notes and "'private': cannot be" in notes
+    fstree.remove_tree(folder)
+    for leftover in grader_tmp.iterdir():  # the unprivileged intake's own output folder
+        fstree.remove_tree(leftover)
+
+
+def test_batch_packs_a_hostile_folder_for_a_cluster_without_raising(tmp_path):
+    import io
+    import zipfile
+
+    from grader.batch.task import pack_submission
+
+    folder = hostile.odd_names(tmp_path / "odd")
+    hostile._chain(folder, hostile.DEEP)
+    os.mkfifo(folder / "pipe.py")  # would block a reader that opens it
+    os.symlink("/etc/passwd", folder / "passwd.py")
+    names = zipfile.ZipFile(io.BytesIO(pack_submission(folder))).namelist()
+    assert set(corpus.SUBMITTED) <= set(names)
+    assert "pipe.py" not in names and "passwd.py" not in names and max(n.count("/") for n in names) <= 32
+    assert zipfile.ZipFile(io.BytesIO(pack_submission(tmp_path / "missing"))).namelist() == []  # graded as empty

@@ -162,9 +162,37 @@ def files_of(uid: int, roots: tuple[Path, ...] = SHARED_TMP) -> list[Path]:
     return found
 
 
+IPC_KINDS = {"shm": ("shmid", "-m"), "sem": ("semid", "-s"), "msg": ("msqid", "-q")}
+
+
+def ipc_of(uid: int) -> list[tuple[str, str]]:
+    """System V shared memory, semaphores and message queues owned or created by ``uid`` (they outlive
+    their processes; at the user level they live in the machine's one IPC namespace)."""
+    found = []
+    for kind, (id_column, flag) in IPC_KINDS.items():
+        try:
+            lines = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()
+        except OSError:
+            continue
+        if not lines:
+            continue
+        header = lines[0].split()
+        for line in lines[1:]:
+            row = dict(zip(header, line.split()))
+            if str(uid) in (row.get("uid"), row.get("cuid")):
+                found.append((flag, row[id_column]))
+    return found
+
+
 def sweep(uid: int) -> dict:
-    """Kill what ``uid`` still runs and remove what it left in the shared temporary folders."""
+    """Kill what ``uid`` still runs and remove what it left in the shared temporary folders and IPC."""
     killed = kill_all(uid)
     leftovers = files_of(uid)
     removed = sum(remove_tree(path) for path in leftovers)
-    return {"processes_left": not killed, "files_removed": removed, "files_left": len(leftovers) - removed}
+    for flag, ident in ipc_of(uid):
+        try:
+            subprocess.run(["ipcrm", flag, ident], capture_output=True, timeout=10, check=False)
+        except (OSError, subprocess.SubprocessError):
+            pass  # counted below as left
+    return {"processes_left": not killed, "files_removed": removed, "files_left": len(leftovers) - removed,
+            "ipc_left": len(ipc_of(uid))}
