@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+import os
+import re
 import tempfile
 from pathlib import Path
 
 from grader.fstree import remove_tree
+from grader.sandbox import proctree
+
+
+STALE = re.compile(r"^pa3-grade-(?P<pid>\d+)-(?P<start>\d+)-")
+
+
+def reclaim_stale(parent: Path) -> None:
+    """Remove the workspaces of graders that were killed before they could (named after their owner)."""
+    try:
+        names = [entry.name for entry in os.scandir(parent) if entry.name.startswith("pa3-grade-")]
+    except OSError:
+        return
+    for name in names:
+        match = STALE.match(name)
+        if match and not proctree.tag_alive(match["pid"], match["start"]):
+            remove_tree(parent / name)
 
 
 class Workspace:
@@ -16,7 +34,8 @@ class Workspace:
     """
 
     def __init__(self, keep: bool = False, parent: Path | None = None) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="pa3-grade-", dir=parent))
+        reclaim_stale(Path(parent or tempfile.gettempdir()))
+        self.root = Path(tempfile.mkdtemp(prefix=f"pa3-grade-{proctree.owner_tag()}-", dir=parent))
         self.root.chmod(0o711)
         self.keep = keep
 

@@ -351,15 +351,40 @@ def test_cgroups_of_a_killed_grader_are_reclaimed_at_the_next_start(tmp_path, gr
     finally:
         grader.kill()  # no chance to clean up
         grader.wait()
-    try:
-        left = cgroup.PidsCgroup(stale[0]).pids()
-        assert left, "the worker should have outlived its grader"
-        grade_cli(corpus.build(tmp_path / "next"), tmp_path, grader_tmp, "user")
-        assert not stale[0].exists()
-        assert not any(alive(pid) for pid in left)
-    finally:
-        for workspace in grader_tmp.iterdir():  # the killed grader's own: not this test's subject
-            fstree.remove_tree(workspace)
+    left = cgroup.PidsCgroup(stale[0]).pids()
+    assert left, "the worker should have outlived its grader"
+    assert [p.name for p in grader_tmp.iterdir()]  # and its workspace too
+    grade_cli(corpus.build(tmp_path / "next"), tmp_path, grader_tmp, "user")
+    assert not stale[0].exists()
+    assert not any(alive(pid) for pid in left)
+    # grader_tmp is empty again (checked by the fixture): the next grader removed the killed one's workspace
+
+
+@needs_user
+def test_a_batch_timeout_leaves_no_process_of_the_killed_grader(tmp_path, grader_tmp, monkeypatch):
+    from grader.batch.task import grade_one
+
+    marker = f"pa3stranded{time.monotonic_ns()}"
+    spawn = (f"import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)', "
+             f"'{marker}'], start_new_session=True)\nwhile True:\n    pass\n")
+    folder = corpus.build(tmp_path / "hang", {"model.py": [("import numpy as np\n", "import numpy as np\n" + spawn)]})  # 20 s calls
+    monkeypatch.setenv("TMPDIR", str(grader_tmp))
+    outcome = grade_one(str(folder), {"notebook": False, "timeout": 8, "isolation": "user"})
+    assert outcome["status"] == "timeout"
+    assert not any(marker in p for p in _cmdlines())
+    for workspace in grader_tmp.iterdir():  # a killed grader's workspace goes with the next grading there
+        fstree.remove_tree(workspace)
+
+
+def _cmdlines() -> list[str]:
+    found = []
+    for pid in Path("/proc").iterdir():
+        if pid.name.isdigit() and alive(int(pid.name)):
+            try:
+                found.append((pid / "cmdline").read_bytes().decode(errors="replace"))
+            except OSError:
+                pass
+    return found
 
 
 def alive(pid: int) -> bool:

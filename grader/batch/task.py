@@ -82,6 +82,7 @@ def grade_one(payload: bytes | str, options: dict, name: str = "submission.zip")
             proc.communicate()
             outcome.update(status="timeout", message=f"grading took longer than {timeout:g} s and was stopped")
             stderr = ""
+            _reclaim_after_kill()
         finally:
             with _lock:
                 _running.discard(proc)
@@ -97,6 +98,19 @@ def grade_one(payload: bytes | str, options: dict, name: str = "submission.zip")
                 outcome["message"] = f"the grader exited with code {proc.returncode}: {stderr.strip()[-1500:]}"
     outcome["seconds"] = round(time.monotonic() - start, 3)
     return outcome
+
+
+def _reclaim_after_kill() -> None:
+    """A grader killed from outside cannot sweep its sandbox uid: do it for it (and its cgroups)."""
+    try:
+        from grader.sandbox import cgroup, uids
+
+        uids.reclaim_free()
+        base = cgroup._base()
+        if base is not None:
+            cgroup.reclaim_stale(base)
+    except Exception:  # noqa: BLE001 - clean-up of someone else's leftovers must never stop the batch
+        pass
 
 
 def _kill(proc: subprocess.Popen) -> None:

@@ -15,6 +15,8 @@ import time
 import uuid
 from pathlib import Path
 
+from grader.sandbox import proctree
+
 V1_ROOT = Path("/sys/fs/cgroup/pids")
 V2_ROOT = Path("/sys/fs/cgroup")
 
@@ -34,18 +36,9 @@ NAME = re.compile(r"^pa3-worker-(?P<pid>\d+)-(?P<start>\d+)-[0-9a-f]+$")
 _reclaimed = False
 
 
-def _start_time(pid: int | str) -> str | None:
-    """The process's start time in clock ticks since boot: with its pid, it names one process for good."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat[stat.rindex(")") + 2:].split()[19]
-
-
 def _owner_alive(name: str) -> bool:
     match = NAME.match(name)
-    return match is None or _start_time(match["pid"]) == match["start"]  # names not ours are left alone
+    return match is None or proctree.tag_alive(match["pid"], match["start"])  # names not ours are left alone
 
 
 def reclaim_stale(base: Path) -> list[str]:
@@ -83,7 +76,7 @@ class PidsCgroup:
         if not _reclaimed:  # once per grader: what a killed predecessor left
             _reclaimed = True
             reclaim_stale(base)
-        path = base / f"pa3-worker-{os.getpid()}-{_start_time('self')}-{uuid.uuid4().hex[:12]}"
+        path = base / f"pa3-worker-{proctree.owner_tag()}-{uuid.uuid4().hex[:12]}"
         try:
             path.mkdir()
             (path / "pids.max").write_text(str(max_tasks))

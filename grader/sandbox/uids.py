@@ -64,6 +64,61 @@ def _lock_dir() -> Path:
     raise NoUid("no safe folder for the uid locks (" + "; ".join(problems) + ")")
 
 
+def _held(folder: Path, uid: int) -> int | None:
+    """An fd holding ``uid``'s lock, or None when a live grader holds it."""
+    fd = os.open(folder / f"{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def reclaim_free() -> list[int]:
+    """Sweep the uids of the range that no live grader holds but that still run something or own
+    files in the shared temporary folders (left by graders killed from outside, e.g. by a batch timeout)."""
+    if os.geteuid() != 0:
+        return []
+    span = uid_range()
+    stranded = set()
+    for pid in Path("/proc").iterdir():
+        try:
+            stranded.add(Path(f"/proc/{pid.name}").stat().st_uid if pid.name.isdigit() else -1)
+        except OSError:
+            continue
+    stranded = {uid for uid in stranded if uid in span}
+    folder = _lock_dir()
+    swept = []
+    for uid in sorted(stranded | {u for u in _file_owners() if u in span}):
+        if _lease is not None and uid == _lease[0]:
+            continue
+        fd = _held(folder, uid)
+        if fd is None:
+            continue
+        try:
+            sweep(uid)
+            swept.append(uid)
+        finally:
+            os.close(fd)
+    return swept
+
+
+def _file_owners() -> set[int]:
+    owners = set()
+    for root in SHARED_TMP:
+        try:
+            with os.scandir(root) as entries:
+                for entry in entries:
+                    try:
+                        owners.add(entry.stat(follow_symlinks=False).st_uid)
+                    except OSError:
+                        pass
+        except OSError:
+            pass
+    return owners
+
+
 def lease() -> int:
     """This process's sandbox uid, leased on first use and held until the process exits."""
     global _lease
@@ -76,11 +131,8 @@ def lease() -> int:
             continue  # a real account: never borrow it
         except KeyError:
             pass
-        fd = os.open(folder / f"{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
+        fd = _held(folder, uid)
+        if fd is None:
             continue
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
