@@ -262,4 +262,4 @@ def test_nothing_is_left_in_the_temporary_folder(workdir):
     before = {p.name for p in Path(tempfile.gettempdir()).glob("pa3-grade-*")}
     run(corpus.build(workdir / "cleanup"))
     after = {p.name for p in Path(tempfile.gettempdir()).glob("pa3-grade-*")}
-    assert after == before
+    assert after - before == set()  # (a killed grader's workspace found there may even be gone: reclaimed)
