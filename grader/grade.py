@@ -8,6 +8,8 @@ from pathlib import Path
 from grader import PROVIDED_DIR
 from grader.members import stub_members
 from grader.results import GradeResult, TestResult
+from grader.sandbox import isolation as isolation_levels
+from grader.sandbox import secrets, uids
 from grader.sandbox.client import Sandbox
 from grader.sandbox.limits import Limits
 from grader.spec_run import SPEC_DIR, SpecContext, run_specs
@@ -69,6 +71,8 @@ def grade(submission: Path, isolation: str | None = "auto", notebook: bool = Tru
     start = time.monotonic()
     deadline_at = start + deadline if deadline else None
     notes: list[str] = []
+    isolation = isolation_levels.resolve(isolation)  # with its start-up check of the secrets (raises if refused)
+    checks = secrets.check(isolation).as_dict() if isolation != "none" else {"level": "none", "safe": False}
     with Workspace() as workspace:
         intake, unreadable, stubs, blocked = None, None, [], {}
         try:
@@ -82,12 +86,21 @@ def grade(submission: Path, isolation: str | None = "auto", notebook: bool = Tru
             unreadable = str(exc)
             notes.append(unreadable)
             blocked = {module: unreadable for module in SUBMITTED_MODULES}
-        tests, description, seed = grade_numpy(intake, workspace, isolation, deadline_at, spec_folders=spec_folders,
-                                               unreadable=unreadable, only=only)
-        if notebook:
-            tests += _section_2(intake, workspace, isolation, deadline_at, data_dir, keep_dir, unreadable,
-                                threshold, cell_timeout, threads)
+        except Exception as exc:  # noqa: BLE001 - intake is a trust boundary: whatever arrives, grading goes on
+            unreadable = f"the submission could not be read ({type(exc).__name__}: {str(exc)[:300]})"
+            notes.append(unreadable)
+            blocked = {module: unreadable for module in SUBMITTED_MODULES}
+        try:
+            tests, description, seed = grade_numpy(intake, workspace, isolation, deadline_at,
+                                                   spec_folders=spec_folders, unreadable=unreadable, only=only)
+            if notebook:
+                tests += _section_2(intake, workspace, isolation, deadline_at, data_dir, keep_dir, unreadable,
+                                    threshold, cell_timeout, threads)
+        finally:  # the sandbox uid is this grader's alone: whatever it still runs or left in /tmp goes
+            if checks.get("uid") is not None:
+                checks["after"] = uids.sweep(checks["uid"])
     return GradeResult(tests=tests, execution_time=time.monotonic() - start, isolation=description, seed=seed,
                        notes=notes, hand_graded=list(HAND_GRADED),
                        extra={"intake": unreadable or "ok", "stub_members": stubs, "module_problems": blocked,
-                              "problems": dict(intake.problems) if intake else {}, "threads": thread_record(threads)})
+                              "problems": dict(intake.problems) if intake else {}, "threads": thread_record(threads),
+                              "isolation_checks": checks})

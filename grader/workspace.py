@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
-import shutil
+import os
+import re
 import tempfile
 from pathlib import Path
+
+from grader.fstree import remove_tree
+from grader.sandbox import proctree
+
+
+STALE = re.compile(r"^pa3-grade-(?P<pid>\d+)-(?P<start>\d+)-")
+
+
+def reclaim_stale(parent: Path) -> None:
+    """Remove the workspaces of graders that were killed before they could (named after their owner)."""
+    try:
+        names = [entry.name for entry in os.scandir(parent) if entry.name.startswith("pa3-grade-")]
+    except OSError:
+        return
+    for name in names:
+        match = STALE.match(name)
+        if match and not proctree.tag_alive(match["pid"], match["start"]):
+            remove_tree(parent / name)
 
 
 class Workspace:
@@ -15,13 +34,19 @@ class Workspace:
     """
 
     def __init__(self, keep: bool = False, parent: Path | None = None) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="pa3-grade-", dir=parent))
+        reclaim_stale(Path(parent or tempfile.gettempdir()))
+        self.root = Path(tempfile.mkdtemp(prefix=f"pa3-grade-{proctree.owner_tag()}-", dir=parent))
         self.root.chmod(0o711)
         self.keep = keep
 
-    def path(self, name: str) -> Path:
+    def path(self, name: str, mode: int = 0o700) -> Path:
+        """A folder of the workspace; private (0700) unless a sandbox uid must read or traverse it."""
         folder = self.root / name
-        folder.mkdir(exist_ok=True)
+        try:
+            folder.mkdir(mode=mode)
+            folder.chmod(mode)  # mkdir's mode is masked by the umask
+        except FileExistsError:
+            pass
         return folder
 
     def __enter__(self) -> "Workspace":
@@ -32,4 +57,4 @@ class Workspace:
 
     def cleanup(self) -> None:
         if not self.keep:
-            shutil.rmtree(self.root, ignore_errors=True)
+            remove_tree(self.root)  # however deep or odd the tree the sandbox left

@@ -249,8 +249,8 @@ def test_unsafe_zip_entries_are_refused_and_the_rest_graded(workdir, tmp_path):
     result = run(archive)
     assert result.score == FULL
     refused = [n for n in result.notes if n.startswith("refused")]
-    assert len(refused) == 4, result.notes
-    assert any("leaves the submission folder" in n for n in refused)
+    assert len(refused) == 3, result.notes  # entries refused for the same reason share one note
+    assert any(n.startswith("refused 2 entries (the path leaves the submission folder)") for n in refused)
     assert any("symbolic links" in n for n in refused)
     assert any("zip bomb" in n for n in refused)
     assert not escape.exists() and not (tmp_path / "absolute.py").exists()
@@ -262,4 +262,4 @@ def test_nothing_is_left_in_the_temporary_folder(workdir):
     before = {p.name for p in Path(tempfile.gettempdir()).glob("pa3-grade-*")}
     run(corpus.build(workdir / "cleanup"))
     after = {p.name for p in Path(tempfile.gettempdir()).glob("pa3-grade-*")}
-    assert after == before
+    assert after - before == set()  # (a killed grader's workspace found there may even be gone: reclaimed)

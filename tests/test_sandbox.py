@@ -146,7 +146,7 @@ def test_bwrap_worker_sees_only_the_runtime_and_its_submission(probe_dir):
         me = sb.new("probe", "identity")
         assert me["cwd"] == isolation.SUBMISSION_IN_SANDBOX
     assert not any(seen.values()), seen
-    assert me["uid"] == isolation.SANDBOX_UID
+    assert me["uid"] == (isolation.sandbox_uid() if isolation.drops_privileges("bwrap") else isolation.SANDBOX_UID)
     assert os.getpid() not in me["pids"] and me["pid"] < 10  # its own PID namespace
 
 
@@ -257,4 +257,4 @@ def test_unavailable_levels_explain_themselves():
 @pytest.mark.skipif(isolation.unavailable_reason("user") is not None, reason="user isolation not available here")
 def test_user_level_runs_as_nobody(probe_dir):
     with Sandbox(probe_dir, "user") as sb:
-        assert sb.new("probe", "identity")["uid"] == isolation.SANDBOX_UID
+        assert sb.new("probe", "identity")["uid"] == isolation.sandbox_uid() != isolation.SANDBOX_UID

@@ -26,7 +26,7 @@ class LocalPool:
         options = {**options, "threads": threads.plan(options.get("threads"), self.cores, self.workers)}
         pool = ThreadPoolExecutor(max_workers=self.workers)
         try:
-            futures = {pool.submit(grade_one, pack_submission(s.path), options): s for s in submissions}
+            futures = {pool.submit(grade_one, str(s.path), options): s for s in submissions}  # same machine: no packing
             pending = set(futures)
             while pending:
                 done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
@@ -37,7 +37,7 @@ class LocalPool:
             kill_running()
 
 
-def grade_on_worker(payload: bytes, options: dict, plan: dict[str, int | None]) -> dict:
+def grade_on_worker(payload: bytes, options: dict, plan: dict[str, int | None], name: str = "submission.zip") -> dict:
     """grade_one on a Dask worker, with its budget from the plan, or (a worker that joined later) from
     its own cores and the tasks it runs at once."""
     from dask.distributed import get_worker
@@ -47,7 +47,7 @@ def grade_on_worker(payload: bytes, options: dict, plan: dict[str, int | None]) 
         budget = plan[worker.address]
     else:
         budget = threads.plan(options.get("threads"), threads.cores(), getattr(worker, "state", worker).nthreads)
-    return grade_one(payload, {**options, "threads": budget})
+    return grade_one(payload, {**options, "threads": budget}, name)
 
 
 def dask_plan(setting, workers: dict[str, dict], cores: dict[str, int]) -> dict[str, int | None]:
@@ -80,7 +80,8 @@ class DaskCluster:
         plan = self.plan(options.get("threads"))
         by_key = {}
         for s in submissions:
-            future = self.client.submit(grade_on_worker, pack_submission(s.path), options, plan, pure=False,
+            name = s.path.name if s.path.is_file() else f"{s.path.name}.zip"
+            future = self.client.submit(grade_on_worker, pack_submission(s.path), options, plan, name, pure=False,
                                         key=f"pa3-{s.id}")
             by_key[future.key] = (future, s)
         try:

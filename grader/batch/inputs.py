@@ -27,6 +27,11 @@ class Submission:
     replaced: list[str] = field(default_factory=list)  # older submissions of the same student, not graded
 
 
+def _text(name: str) -> str:
+    """A file name as text for pages and CSVs: bytes that are not UTF-8 become U+FFFD, not a crash later."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _safe(text: str) -> str:
     return SAFE_ID.sub("_", text).strip("_") or "submission"
 
@@ -58,12 +63,12 @@ def canvas_download(folder: Path) -> list[Submission] | None:
         order = (int(m["attachment"]), int(m["resubmission"] or 0))
         user = m["user"]
         if user in newest and newest[user][0] >= order:
-            older.setdefault(user, []).append(path.name)
+            older.setdefault(user, []).append(_text(path.name))
             continue
         if user in newest:
-            older.setdefault(user, []).append(newest[user][1].name)
+            older.setdefault(user, []).append(_text(newest[user][1].name))
         newest[user] = (order, path, m)
-    return [Submission(_safe(f"{m['login']}_{user}"), path, [m["login"]], late=bool(m["late"]),
+    return [Submission(_safe(f"{m['login']}_{user}"), path, [_text(m["login"])], late=bool(m["late"]),
                        replaced=sorted(older.get(user, [])))
             for user, (_, path, m) in sorted(newest.items())]
 
@@ -87,5 +92,5 @@ def discover(folder: Path) -> list[Submission]:
             while sid in seen:
                 sid, n = f"{base}-{n}", n + 1
             seen.add(sid)
-            found.append(Submission(sid, path, [path.stem if path.is_file() else path.name]))
+            found.append(Submission(sid, path, [_text(path.stem if path.is_file() else path.name)]))
     return found

@@ -20,30 +20,44 @@ from pathlib import Path
 
 from grader import threads as thread_budget
 from grader.batch.usage import TreeUsage
+from grader import fstree, submission
 
 _running: set[subprocess.Popen] = set()
 _lock = threading.Lock()
 
 
 def pack_submission(path: Path) -> bytes:
-    """The submission as zip bytes (a zip is sent as is; a folder is zipped in memory)."""
+    """The submission as zip bytes (a zip is sent as is; a folder is zipped in memory). Never raises.
+
+    A folder is walked like the intake walks it (no links, special files, undecodable names or
+    folders past the depth and entry bounds), so the zip holds what the intake would have taken.
+    Local pools pass the folder itself instead, so that the intake's notes on what it refused are kept.
+    """
     path = Path(path)
-    if path.is_file():
-        return path.read_bytes()
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for file in sorted(path.rglob("*")):
-            if file.is_file() and not file.is_symlink():
-                zf.write(file, file.relative_to(path).as_posix())
+    try:
+        if path.is_file():
+            return path.read_bytes()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+            for found in fstree.walk(path, submission.BOUNDS, fstree.WalkReport(), skip=submission._junk,
+                                     wanted=submission.REQUIRED_FILES):
+                if found.size <= submission.MAX_FILE:
+                    try:
+                        zf.writestr("/".join(found.parts), fstree.read_file(found, submission.MAX_FILE))
+                    except OSError:
+                        pass
+    except Exception:  # noqa: BLE001 - an unreadable submission is graded as such, never a crashed batch
+        pass
     return buffer.getvalue()
 
 
-def grade_one(payload: bytes, options: dict) -> dict:
-    """{"status", "seconds", "cpu_seconds", "threads", "cores", "host", "record" (GradeResult as a dict),
-    "gradescope" (results.json), "message"}.
+def grade_one(payload: bytes | str, options: dict, name: str = "submission.zip") -> dict:
+    """Grade ``payload`` (zip bytes received as ``name``, or the path of a folder or zip on this machine).
 
-    ``options["threads"]``: this grading's thread budget from the batch plan (None: torch's own default).
-    ``cpu_seconds`` covers the whole grading process tree, the sandboxed kernel included.
+    Returns {"status", "seconds", "cpu_seconds", "threads", "cores", "host", "record" (GradeResult as a dict),
+    "gradescope" (results.json), "message"}. ``options["threads"]``: this grading's thread budget from the
+    batch plan (None: torch's own default). ``cpu_seconds`` covers the whole grading process tree, the
+    sandboxed kernel included.
     """
     start = time.monotonic()
     threads = options.get("threads")
@@ -52,8 +66,13 @@ def grade_one(payload: bytes, options: dict) -> dict:
                "message": ""}
     with tempfile.TemporaryDirectory(prefix="pa3-batch-") as tmp:
         tmp = Path(tmp)
-        (tmp / "submission.zip").write_bytes(payload)
-        argv = [sys.executable, "-m", "grader.cli", "grade", str(tmp / "submission.zip"), "--results",
+        if isinstance(payload, str):
+            source = payload
+        else:
+            archive = tmp / (Path(name).name if name.lower().endswith(".zip") and Path(name).name else "submission.zip")
+            archive.write_bytes(payload)  # under its own name, so that messages name the file the student sent
+            source = str(archive)
+        argv = [sys.executable, "-m", "grader.cli", "grade", source, "--results",
                 str(tmp / "out" / "results.json"), "--record", str(tmp / "out" / "record.json"), "--quiet"]
         if not options.get("notebook", True):
             argv.append("--no-notebook")
@@ -75,6 +94,7 @@ def grade_one(payload: bytes, options: dict) -> dict:
             proc.communicate()
             outcome.update(status="timeout", message=f"grading took longer than {timeout:g} s and was stopped")
             stderr = ""
+            _reclaim_after_kill()
         finally:
             with _lock:
                 _running.discard(proc)
@@ -94,6 +114,19 @@ def grade_one(payload: bytes, options: dict) -> dict:
     outcome["seconds"] = round(time.monotonic() - start, 3)
     outcome["cpu_seconds"] = round(usage.cpu_seconds, 3)
     return outcome
+
+
+def _reclaim_after_kill() -> None:
+    """A grader killed from outside cannot sweep its sandbox uid: do it for it (and its cgroups)."""
+    try:
+        from grader.sandbox import cgroup, uids
+
+        uids.reclaim_free()
+        base = cgroup._base()
+        if base is not None:
+            cgroup.reclaim_stale(base)
+    except Exception:  # noqa: BLE001 - clean-up of someone else's leftovers must never stop the batch
+        pass
 
 
 def _kill(proc: subprocess.Popen) -> None:

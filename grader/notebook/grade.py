@@ -70,7 +70,7 @@ def grade_notebook(intake: Intake | None, workspace: Workspace, isolation: str |
         return judge.all_failed("no FashionMNIST data to run the notebook with: pass --data-dir DIR "
                                 "(idx files, gz or raw, or a torchvision root); nothing is downloaded", threshold)
     try:
-        data_root = workspace.path("fmnist")
+        data_root = workspace.path("fmnist", mode=0o755)  # the kernel's uid reads it
         prepare(Path(source), data_root)
     except (OSError, ValueError) as exc:
         return judge.all_failed(f"FashionMNIST data at {source} cannot be used: {exc}", threshold)
@@ -89,7 +89,7 @@ def grade_notebook(intake: Intake | None, workspace: Workspace, isolation: str |
         if budget <= 0:
             return judge.all_failed("not run: the grading deadline was reached before the notebook started", threshold)
     level = isolation_levels.resolve(isolation)
-    kernel = SandboxedKernel(level, work, data_root, export, workspace.path("scratch"), threads=threads)
+    kernel = SandboxedKernel(level, work, data_root, export, workspace.path("scratch", mode=0o711), threads=threads)
     run = execute(nb, kernel, min(cell_timeout, budget), budget)
     model = export / MODEL_FILE
     evaluation, error = (evaluate_outside(model, data_root, run.export.get("input") or "images", threads)

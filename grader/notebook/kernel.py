@@ -68,14 +68,13 @@ class SandboxedKernel:
         self.cgroup = None
         runtime = isolation.WORKER_IN_SANDBOX if level == "bwrap" else str(isolation.RUNTIME_DIR)
         # No MPLBACKEND (ipykernel's inline backend captures the figures); torch's own thread count
-        # unless the batch plan gives a budget.
-        # The kernel's own settings live beside its connection file, not in /tmp: at the user level /tmp is
-        # shared, and a submission (or a neighbour in a batch) that fills it must not stop the kernel starting.
-        env = isolation.scrubbed_env() | {"HOME": str(conn), "IPYTHONDIR": str(conn / "ipython"),
-                                          "MPLCONFIGDIR": str(conn / "matplotlib"),
-                                          # The same devices at every level (none: no GPU), and the
-                                          # stand-in google.colab for notebooks written in Colab.
-                                          "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": f"{runtime}/colab"}
+        # unless the batch plan gives a budget. Students never share a /tmp (private TMPDIR and HOME), and
+        # the kernel's own settings live beside its connection file, so a full /tmp cannot stop it starting.
+        tmp = isolation.private_tmp(level, work) if level != "none" else {}
+        env = isolation.scrubbed_env() | {"HOME": str(conn)} | tmp | {
+            "IPYTHONDIR": str(conn / "ipython"), "MPLCONFIGDIR": str(conn / "matplotlib"),
+            # The same devices at every level (none: no GPU), and the stand-in google.colab for Colab notebooks.
+            "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": f"{runtime}/colab"}
         env |= thread_budget.environment(threads)
         if data is not None:
             env["PA3_DATA_DIR"] = self.visible("data")

@@ -9,12 +9,13 @@ the PID namespace (bwrap) and to walking the process tree.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 import uuid
 from pathlib import Path
 
-from grader.sandbox import hostcaps
+from grader.sandbox import hostcaps, proctree
 
 V1_ROOT = Path("/sys/fs/cgroup/pids")
 V2_ROOT = Path("/sys/fs/cgroup")
@@ -36,6 +37,35 @@ def available() -> bool:
     return _base() is not None
 
 
+NAME = re.compile(r"^pa3-worker-(?P<pid>\d+)-(?P<start>\d+)-[0-9a-f]+$")
+_reclaimed = False
+
+
+def _owner_alive(name: str) -> bool:
+    match = NAME.match(name)
+    return match is None or proctree.tag_alive(match["pid"], match["start"])  # names not ours are left alone
+
+
+def reclaim_stale(base: Path) -> list[str]:
+    """Empty and remove the worker cgroups whose grader is gone (killed before it could clean up).
+
+    Each cgroup is named after the grader that made it (pid and start time), so a live grader's
+    cgroups are never touched, even one started by another user of the machine.
+    """
+    reclaimed = []
+    try:
+        candidates = [p for p in base.iterdir() if p.name.startswith("pa3-worker-")]
+    except OSError:
+        return reclaimed
+    for path in candidates:
+        if _owner_alive(path.name):
+            continue
+        PidsCgroup(path).kill_all()
+        if not path.exists():
+            reclaimed.append(path.name)
+    return reclaimed
+
+
 class PidsCgroup:
     """Create with ``PidsCgroup.create(max_tasks)``; None when cgroups are not available."""
 
@@ -44,10 +74,14 @@ class PidsCgroup:
 
     @classmethod
     def create(cls, max_tasks: int, owner_uid: int | None = None) -> "PidsCgroup | None":
+        global _reclaimed
         base = _base()
         if base is None:
             return None
-        path = base / f"pa3-worker-{uuid.uuid4().hex[:12]}"
+        if not _reclaimed:  # once per grader: what a killed predecessor left
+            _reclaimed = True
+            reclaim_stale(base)
+        path = base / f"pa3-worker-{proctree.owner_tag()}-{uuid.uuid4().hex[:12]}"
         try:
             path.mkdir()
             (path / "pids.max").write_text(str(max_tasks))

@@ -21,6 +21,7 @@ import threading
 import time
 from pathlib import Path
 
+from grader.fstree import remove_tree
 from grader.sandbox import hostcaps, isolation, pipes, proctree
 from grader.sandbox.cgroup import PidsCgroup
 from grader.sandbox.limits import Limits
@@ -230,7 +231,7 @@ class Sandbox:
             self._kill()
         self._local = None
         if self._stage is not None:
-            shutil.rmtree(self._stage, ignore_errors=True)
+            remove_tree(self._stage)  # whatever tree the worker built in it
             self._stage = None
 
     def _kill(self) -> None:

@@ -22,7 +22,8 @@ from pathlib import Path
 from grader.sandbox import hostcaps
 
 LEVELS = ("bwrap", "user", "process", "none")
-SANDBOX_UID = SANDBOX_GID = 65534  # nobody / nogroup
+SANDBOX_UID = SANDBOX_GID = 65534  # nobody / nogroup: only inside bwrap's own user namespace
+PRIVATE_TMP = ".tmp"  # at the user level, each worker's TMPDIR and HOME, inside its own private folder
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 WORKER_IN_SANDBOX = "/opt/pa3-worker"
 SUBMISSION_IN_SANDBOX = "/submission"
@@ -102,21 +103,63 @@ def drops_privileges(level: str) -> bool:
     return level in ("bwrap", "user") and can_drop_privileges()
 
 
-def hand_over(folder: Path, uid: int) -> None:
-    """Give a private folder (and everything in it) to the sandbox uid."""
-    for root, dirs, files in os.walk(folder):
-        for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
-            os.chown(name, uid, uid, follow_symlinks=False)
+def sandbox_uid() -> int:
+    """The uid sandboxed code runs as outside any namespace: this grader's own, from the leased range."""
+    from grader.sandbox import uids
+
+    try:
+        return uids.lease()
+    except uids.NoUid as exc:
+        raise IsolationUnavailable(f"no sandbox uid: {exc}") from None
+
+
+def hand_over(folder: Path, uid: int, limit: int = 10_000) -> None:
+    """Give a private folder (and everything in it) to the sandbox uid, closed to every other uid.
+
+    Without recursion, and not into folders the uid already owns: those it made itself (on a
+    worker's restart), so a tree the student built, however deep or wide, costs nothing here.
+    """
+    os.chown(folder, uid, uid, follow_symlinks=False)
+    os.chmod(folder, 0o700)
+    todo, seen = [Path(folder)], 0
+    while todo:
+        current = todo.pop()
+        try:
+            with os.scandir(current) as entries:
+                for entry in entries:
+                    seen += 1
+                    if seen > limit:
+                        return
+                    info = entry.stat(follow_symlinks=False)
+                    if info.st_uid == uid:
+                        continue
+                    os.chown(entry.path, uid, uid, follow_symlinks=False)
+                    if stat.S_ISDIR(info.st_mode):
+                        todo.append(Path(entry.path))
+        except OSError:
+            continue
+
+
+def private_tmp(level: str, folder: Path) -> dict[str, str]:
+    """TMPDIR and HOME for sandboxed code: bwrap's own /tmp, or a folder inside its private ``folder``
+    (the user level shares the machine's /tmp, which students must not share with each other)."""
+    if level == "bwrap":
+        return {"TMPDIR": "/tmp", "HOME": "/tmp"}
+    tmp = Path(folder) / PRIVATE_TMP
+    tmp.mkdir(mode=0o700, exist_ok=True)
+    return {"TMPDIR": str(tmp), "HOME": str(tmp)}
 
 
 def describe(level: str) -> str:
     """What isolation ``level`` gives here, as recorded in the results."""
     if level == "bwrap":
         how = f"as uid {hostcaps.euid()}" if not hostcaps.is_root() else \
-            "as uid 65534" if drops_privileges(level) else "as uid 65534 in a user namespace"
+            f"as uid {sandbox_uid()} (its own)" if drops_privileges(level) else "as uid 65534 in a user namespace"
         return f"bwrap: own mount, PID, network, IPC and UTS namespaces; {how}"
-    return {"user": "user: unprivileged uid 65534, rlimits, scrubbed environment",
-            "process": "process: rlimits and a scrubbed environment only" if hostcaps.rlimits() else
+    if level == "user":
+        return (f"user: unprivileged uid {sandbox_uid()} of its own, private TMPDIR, rlimits, scrubbed environment"
+                if drops_privileges(level) else "user: unavailable")
+    return {"process": "process: rlimits and a scrubbed environment only" if hostcaps.rlimits() else
                        "process: per-call timeout and scrubbed environment, no rlimits",
             "none": "none: in the grader's own process, NO isolation (benchmarks only)"}[level]
 
@@ -156,15 +199,34 @@ def _bwrap_probe() -> str | None:
 
 
 def resolve(requested: str | None) -> str:
-    """The level to use: the requested one, or the strongest available for None/"auto"."""
+    """The level to use: the requested one, or the strongest available for None/"auto".
+
+    A level must also pass the start-up check that its sandboxed code cannot read the oracle,
+    hidden specs or reference (``secrets.refusal``); "auto" goes on to the next level, never to
+    student code running as root with the secrets readable.
+    """
+    from grader.sandbox import secrets
+
     if requested in (None, "auto"):
+        refused = []
         for level in LEVELS[:-1]:
-            if unavailable_reason(level) is None:
+            reason = unavailable_reason(level)
+            if reason is None:
+                try:
+                    reason = secrets.refusal(level, explicit=False)
+                except IsolationUnavailable as exc:
+                    reason = str(exc)
+            if reason is None:
                 return level
-        return "process"
+            refused.append(f"{level}: {reason}")
+        raise IsolationUnavailable("no isolation level can run here without exposing the hidden tests: "
+                                   + "; ".join(refused))
     reason = unavailable_reason(requested)
     if reason:
         raise IsolationUnavailable(f"--isolation {requested}: {reason}")
+    reason = secrets.refusal(requested, explicit=True)
+    if reason:
+        raise IsolationUnavailable(reason)
     return requested
 
 
@@ -189,7 +251,8 @@ def wrap(level: str, program: list[str], mounts: list[Mount], chdir: Mount, drop
     """
     popen: dict = {"env": scrubbed_env(), **hostcaps.session_popen()}
     drop = drops_privileges(level)
-    setpriv = ["setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_GID}", "--clear-groups", "--"]
+    uid = sandbox_uid() if drop else None
+    setpriv = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
     if level == "bwrap":
         argv = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--hostname", "pa3-sandbox",
                 "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
@@ -221,11 +284,11 @@ def wrap(level: str, program: list[str], mounts: list[Mount], chdir: Mount, drop
     else:
         raise ValueError(level)
     if drop:
-        result.drop_uid = SANDBOX_UID
+        result.drop_uid = uid
         if drop_in_argv:
             result.argv = setpriv + result.argv
         else:
-            result.popen.update(user=SANDBOX_UID, group=SANDBOX_GID, extra_groups=[])
+            result.popen.update(user=uid, group=uid, extra_groups=[])
     return result
 
 
@@ -240,7 +303,7 @@ def launch(level: str, submission: Path, channel: tuple[int, int] | None, limits
     fds = [str(fd) for fd in channel] if channel else ["stdio", "stdio"]
     program = [interpreter(), "-I", os.path.join(runtime, "worker.py"), *fds, folder.visible(level), limits_json]
     result = wrap(level, program, [folder], folder)
-    result.popen.update(env=worker_env())
+    result.popen.update(env=worker_env() | private_tmp(level, submission))
     if channel:
         result.popen.update(pass_fds=tuple(channel))
     return result

@@ -39,6 +39,24 @@ def _table() -> dict[int, tuple[int, int]]:
     return table
 
 
+def start_time(pid: int | str) -> str | None:
+    """The process's start time in clock ticks since boot: with its pid, it names one process for good."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2:].split()[19]
+
+
+def owner_tag() -> str:
+    """``<pid>-<start time>`` of this process, for names of things it must clean up (or a successor will)."""
+    return f"{os.getpid()}-{start_time('self')}"
+
+
+def tag_alive(pid: str, start: str) -> bool:
+    return start_time(pid) == start
+
+
 def descendants(root: int, table: dict[int, tuple[int, int]] | None = None) -> set[int]:
     table = table if table is not None else _table()
     children: dict[int, list[int]] = {}
