@@ -52,6 +52,10 @@ def _grade(args: argparse.Namespace) -> int:
                        threads=args.threads)
     except IsolationUnavailable as exc:
         print(f"pa3 grade: {exc}", file=sys.stderr)
+        if args.results:  # a results file all the same, saying why nothing was graded
+            from grader.results import not_graded
+
+            write_results(args.results, not_graded(f"not graded: {exc}", 0.0))
         return 2
     if args.results:
         write_results(args.results, result)

@@ -14,7 +14,7 @@ from pathlib import Path
 from grader.feedback import render
 from grader.grade import grade
 from grader.report import print_report
-from grader.results import GradeResult, TestResult, write_results
+from grader.results import not_graded, write_results
 
 DEFAULT_DEADLINE = 540  # seconds: partial results well inside Gradescope's default 10-minute limit
 
@@ -37,10 +37,7 @@ def run(root: Path) -> int:
         result = grade(root / "submission", isolation=os.environ.get("PA3_ISOLATION", "auto"), deadline=deadline,
                        data_dir=data if data.exists() else None, keep_dir=results_dir)
     except Exception as exc:  # noqa: BLE001 - Gradescope must always get a results file
-        result = GradeResult(tests=[TestResult(
-            name="autograder error", number="0", score=0, max_score=0, status="failed",
-            output=f"the autograder failed ({type(exc).__name__}: {exc}); please tell the course staff")],
-            execution_time=time.monotonic() - start, isolation="unknown", seed="")
+        result = not_graded(f"the autograder failed ({type(exc).__name__}: {exc})", time.monotonic() - start)
     write_results(results_dir / "results.json", result)
     (results_dir / "feedback.html").write_text(render(result, students=student_names(root)))
     print_report(result)

@@ -131,3 +131,10 @@ def write_results(path: Path, result: GradeResult) -> dict:
     validate(document)
     write_atomic(path, document)
     return document
+
+
+def not_graded(message: str, execution_time: float) -> "GradeResult":
+    """A complete result for a submission the grader could not grade at all: one failed entry saying why."""
+    return GradeResult(tests=[TestResult(name="autograder error", number="0", score=0, max_score=0, status="failed",
+                                         output=f"{message}; please tell the course staff")],
+                       execution_time=execution_time, isolation="unknown", seed="")

@@ -179,8 +179,8 @@ def test_python_entry_point_prints_the_same_report(half, capsys):
     assert grader.check("relu", "layer", folder=half) is None
     in_python = capsys.readouterr().out
     command = pa3("check", "relu", "layer", cwd=half).stdout
-    timing = re.compile(r"\(\d+\.\d s\)")
-    assert timing.sub("", in_python) == timing.sub("", command)
+    varying = re.compile(r"\(\d+\.\d s\)|uid \d+")  # the time, and the uid each grading process leases
+    assert varying.sub("", in_python) == varying.sub("", command)
     assert "FullyConnectedLayer.backward" in in_python
 
 

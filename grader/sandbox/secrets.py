@@ -117,6 +117,11 @@ def check(level: str) -> SecretCheck:
     if level == "none":
         result.readable = [str(p) for p in paths]
         result.verdict = "no isolation: student code runs in the grader and can read everything"
+    elif uid is None and level == "process":  # it runs as the grader's own uid: no probe can tell more than this
+        result.readable = [str(p) for p in paths if os.access(p, os.R_OK)]
+        result.verdict = ("no hidden specs or reference here" if not result.readable else
+                          f"sandboxed code can read {len(result.readable)} secret path(s): at the process level it "
+                          f"runs as the grader's own uid")
     else:
         readable = probe(level, paths)
         if readable and uid is not None:  # a uid of its own: closing the files to others is enough
