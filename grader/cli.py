@@ -148,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-notebook", action="store_true", help="grade Sections 1.1 and 1.2 only")
     p.add_argument("--isolation", default="auto", choices=["auto", "bwrap", "user", "process", "none"],
                    help="sandbox level (default: the strongest available; none is for benchmarks only)")
-    p.add_argument("--deadline", type=float, help="seconds after which no new test starts")
+    p.add_argument("--deadline", type=float,
+                   help="seconds after which nothing more runs (default: derived from pa3 batch's default timeout)")
     p.add_argument("--data-dir", type=Path, help="FashionMNIST idx files (gz or raw) or a torchvision root")
     p.add_argument("--accuracy-threshold", type=float, default=0.82,
                    help="Section 2 validation accuracy to pass (the rubric's 0.82; lower only for small test data)")
@@ -165,7 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-notebook", action="store_true")
     p.add_argument("--data-dir", type=Path, help="FashionMNIST for the notebooks (same path on every worker)")
     p.add_argument("--isolation", default="auto", choices=["auto", "bwrap", "user", "process", "none"])
-    p.add_argument("--deadline", type=float, help="per submission: seconds after which no new test starts")
+    p.add_argument("--deadline", type=float,
+                   help="per submission: seconds after which nothing more runs (at most, and by default, "
+                        "--timeout less a reserve to write the results)")
     p.add_argument("--timeout", type=float, default=3600, help="per submission: kill the grading after this")
     p.add_argument("--accuracy-threshold", type=float, default=0.82)
     p.set_defaults(func=_batch)

@@ -8,6 +8,7 @@ errors, skipped tests and tests never reached are failures in the results, never
 
 from __future__ import annotations
 
+import sys
 import time
 import traceback
 
@@ -80,9 +81,13 @@ class ResultsPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem) -> bool | None:
+        sandbox = getattr(self.context, "sandbox", None)
         if self.deadline_at is not None and time.monotonic() > self.deadline_at:
-            self._record(item, False, "not run: the grading deadline was reached before this test started")
+            reason = getattr(sandbox, "deadline_reason", "the grading deadline was reached")
+            self._record(item, False, f"not run: {reason} before this test started")
             return True
+        if sandbox is not None:
+            sandbox.begin_test()
         if hasattr(item.obj, "__score__"):
             del item.obj.__score__
         return None
@@ -91,6 +96,13 @@ class ResultsPlugin:
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
         outcome = yield
         report = outcome.get_result()
+        try:
+            self._report(item, call, report)
+        finally:
+            if call.excinfo is not None:
+                forget(call.excinfo.value)
+
+    def _report(self, item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> None:
         if item.nodeid in self.results and self.results[item.nodeid].status == "failed":
             return  # keep the first failure (e.g. setup) over later phases
         if report.skipped:
@@ -125,6 +137,19 @@ class ResultsPlugin:
                 self._record(item, False, "not run: the test run stopped before this test")
             out.append(self.results[item.nodeid])
         return out
+
+
+def forget(exc: BaseException) -> None:
+    """Drop the locals of a failed test's frames (and pytest's copy of the last failure): the report is
+    already text, and those locals may hold large arrays the worker sent back."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        traceback.clear_frames(exc.__traceback__)
+        exc = exc.__cause__ or exc.__context__
+    for name in ("last_type", "last_value", "last_traceback", "last_exc"):
+        if hasattr(sys, name):
+            setattr(sys, name, None)
 
 
 def _number_key(number: str) -> tuple:

@@ -17,6 +17,8 @@ import time
 import zipfile
 from pathlib import Path
 
+from grader.budget import BATCH_TIMEOUT, effective_deadline
+
 _running: set[subprocess.Popen] = set()
 _lock = threading.Lock()
 
@@ -45,10 +47,12 @@ def grade_one(payload: bytes, options: dict) -> dict:
                 str(tmp / "out" / "results.json"), "--record", str(tmp / "out" / "record.json"), "--quiet"]
         if not options.get("notebook", True):
             argv.append("--no-notebook")
-        for flag in ("isolation", "data_dir", "deadline", "accuracy_threshold"):
+        for flag in ("isolation", "data_dir", "accuracy_threshold"):
             if options.get(flag) is not None:
                 argv += [f"--{flag.replace('_', '-')}", str(options[flag])]
-        timeout = float(options.get("timeout") or 3600)
+        timeout = float(options.get("timeout") or BATCH_TIMEOUT)
+        # The grader stops itself (and writes its results) well before this process would kill it.
+        argv += ["--deadline", f"{effective_deadline(options.get('deadline'), timeout):g}"]
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 start_new_session=True)
         with _lock:

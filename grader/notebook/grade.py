@@ -29,14 +29,14 @@ EVALUATION_TIMEOUT = 300
 RESERVE = 30  # seconds kept for evaluation and writing results before a deadline
 
 
-def evaluate_outside(model: Path, data_root: Path) -> tuple[dict | None, str | None]:
+def evaluate_outside(model: Path, data_root: Path, timeout: float = EVALUATION_TIMEOUT) -> tuple[dict | None, str | None]:
     """Run the evaluator in a separate clean process, after the kernel has exited."""
     try:
         done = subprocess.run([sys.executable, "-I", "-m", "grader.notebook.evaluate", str(model), str(data_root)],
-                              capture_output=True, text=True, timeout=EVALUATION_TIMEOUT,
+                              capture_output=True, text=True, timeout=max(1.0, timeout),
                               env=dict(isolation_levels.scrubbed_env(), PYTHONPATH=str(Path(__file__).parents[2])))
     except subprocess.TimeoutExpired:
-        return None, f"evaluating the exported model took more than {EVALUATION_TIMEOUT} s"
+        return None, f"evaluating the exported model took more than {max(1.0, timeout):g} s"
     if done.returncode != 0:
         return None, f"the exported model could not be evaluated: {done.stderr.strip().splitlines()[-1:] or done.returncode}"
     return json.loads(done.stdout), None
@@ -81,7 +81,9 @@ def grade_notebook(intake: Intake | None, workspace: Workspace, isolation: str |
     kernel = SandboxedKernel(level, work, data_root, export, workspace.path("scratch"))
     run = execute(nb, kernel, min(cell_timeout, budget), budget)
     model = export / MODEL_FILE
-    evaluation, error = (evaluate_outside(model, data_root) if model.is_file() and run.export.get("model")
+    # Evaluation too ends before the deadline (RESERVE was kept for it).
+    timeout = EVALUATION_TIMEOUT if deadline_at is None else min(EVALUATION_TIMEOUT, deadline_at - time.monotonic())
+    evaluation, error = (evaluate_outside(model, data_root, timeout) if model.is_file() and run.export.get("model")
                          else (None, None))
     if keep_dir is not None and run.notebook is not None:
         keep(run.notebook, Path(keep_dir))

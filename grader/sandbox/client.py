@@ -4,6 +4,14 @@ Nothing the worker sends is unpickled or evaluated (see runtime/codec.py). A wor
 that dies, hangs or breaks the protocol is killed with everything it started and
 replaced by a fresh one on the next call; the failed call raises a SandboxError
 saying what happened.
+
+The worker runs student code in its own process, so student code can write to, read
+from or close the protocol's pipes. The grader therefore never blocks on them (both
+ends are non-blocking, every read and write has a deadline), matches each reply to its
+request by id, caps what one frame and one test may bring back, and treats anything
+out of turn as the end of that worker. Student output is drained by threads: the first
+``Limits.output_bytes`` are kept, the rest is spliced to /dev/null, so printing costs
+only time.
 """
 
 from __future__ import annotations
@@ -24,7 +32,8 @@ from pathlib import Path
 from grader.sandbox import isolation, proctree
 from grader.sandbox.cgroup import PidsCgroup
 from grader.sandbox.limits import Limits
-from grader.sandbox.runtime.codec import Handle, ProtocolError, decode, encode, read_frame, write_frame
+from grader.sandbox.runtime.codec import (MAX_JSON, FrameTooLarge, Handle, ProtocolError, decode, encode,
+                                         read_frame, write_frame)
 
 STARTUP_TIMEOUT = 60.0
 SIGNAL_CAUSES = {
@@ -57,16 +66,12 @@ class CallTimedOut(SandboxError):
     """A call did not return within its time limit; the worker was killed."""
 
 
-class OutputFlood(SandboxError):
-    """The worker printed more than its output budget; it was stopped."""
-
-
 class Unavailable(SandboxError):
     """The call was not attempted: the module has a submission problem, or the member hung before."""
 
 
 class _Drain(threading.Thread):
-    """Read a pipe to the end, keeping the first ``cap`` bytes and counting the rest."""
+    """Read a pipe to the end, keeping the first ``cap`` bytes and dropping (counting) the rest."""
 
     def __init__(self, stream, cap: int) -> None:
         super().__init__(daemon=True)
@@ -76,13 +81,30 @@ class _Drain(threading.Thread):
         self.start()
 
     def run(self) -> None:
+        fd = self.stream.fileno()
         try:
-            while chunk := self.stream.read1(1 << 20):
+            while len(self.kept) < self.cap:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    return
                 self.total += len(chunk)
-                if len(self.kept) < self.cap:
-                    self.kept += chunk[: self.cap - len(self.kept)]
+                self.kept += chunk[: self.cap - len(self.kept)]
+            self._discard(fd)
         except (OSError, ValueError):
             pass
+
+    def _discard(self, fd: int) -> None:
+        """Past the cap: move the bytes to /dev/null in the kernel (splice), never into this process."""
+        with open(os.devnull, "wb") as sink:
+            try:
+                while n := os.splice(fd, sink.fileno(), 1 << 20):
+                    self.total += n
+                return
+            except (AttributeError, OSError):
+                pass  # no splice here: read into one reused buffer instead
+            scratch = memoryview(bytearray(1 << 20))
+            while n := os.readv(fd, [scratch]):
+                self.total += n
 
     def text(self) -> str:
         text = self.kept.decode("utf-8", "replace")
@@ -153,6 +175,15 @@ class Sandbox:
         self._local = None
         self._drains: list[_Drain] = []
         self._stage: Path | None = None
+        self._next_id = 0
+        self._reply_left = limits.reply_bytes
+        # Set by the caller: no call runs past it, and a call in progress is stopped at it.
+        self.deadline_at: float | None = None
+        self.deadline_reason = "the time budget for this part of the grading was used up"
+
+    def begin_test(self) -> None:
+        """A new test starts: its replies get a fresh ``Limits.reply_bytes`` budget."""
+        self._reply_left = self.limits.reply_bytes
 
     @property
     def restarts(self) -> int:
@@ -187,6 +218,8 @@ class Sandbox:
             os.close(request_r)
             os.close(response_w)
         self._request_fd, self._response_fd = request_w, response_r
+        os.set_blocking(request_w, False)  # the grader never blocks on the worker's pipes
+        os.set_blocking(response_r, False)
         self._drains = [_Drain(self._proc.stdout, self.limits.output_bytes),
                         _Drain(self._proc.stderr, self.limits.output_bytes)]
         self.generation += 1
@@ -245,9 +278,6 @@ class Sandbox:
         self._drains = []
         self._cgroup = None
 
-    def _flooded(self) -> bool:
-        return sum(d.total for d in self._drains) > self.limits.output_budget
-
     # -- calls -------------------------------------------------------------------------------
 
     def new(self, module: str, name: str, *args, timeout: float | None = None, **kwargs):
@@ -278,17 +308,18 @@ class Sandbox:
             message["value"], buffers = encode(value)
         if self.level == "none":
             return self._local_request(message, buffers)
+        timeout = timeout or self.call_timeout
+        if self._time_left() <= 0:
+            raise Unavailable(f"not run: {self.deadline_reason}")
         if self._proc is None:
             self.start()
         try:
-            return self._exchange(message, buffers, timeout or self.call_timeout)
+            return self._exchange(message, buffers, timeout)
         except CallTimedOut as exc:
+            if self._time_left() <= 0:
+                raise Unavailable(f"stopped: {self.deadline_reason}") from None
             if key:
-                self.bad_members[key] = f"not called again: {key} did not return within {timeout or self.call_timeout:g} s in an earlier test"
-            raise exc
-        except OutputFlood as exc:
-            if key:
-                self.bad_members[key] = f"not called again: {key} {exc}"
+                self.bad_members[key] = f"not called again: {key} did not return within {timeout:g} s in an earlier test"
             raise exc
         except WorkerDied as exc:
             if key:
@@ -297,37 +328,50 @@ class Sandbox:
                     self.bad_members[key] = f"not called again: {key} ended the worker twice ({exc})"
             raise exc
 
-    def _exchange(self, message: dict, buffers: list[bytes], timeout: float):
-        deadline = time.monotonic() + timeout
+    def _time_left(self) -> float:
+        return float("inf") if self.deadline_at is None else self.deadline_at - time.monotonic()
+
+    def _exchange(self, message: dict, buffers: list, timeout: float):
+        """One request and its reply, both within ``timeout`` (and the sandbox's deadline)."""
+        deadline = time.monotonic() + min(timeout, self._time_left())
+        self._next_id += 1
+        request_id = message["id"] = self._next_id
         try:
-            write_frame(self._request_fd, message, buffers)
-            reply, reply_buffers = read_frame(self._response_fd,
-                                              lambda fd, n: _read_before(fd, n, deadline, self._flooded))
-            if self._flooded():  # the call returned, but printed past the budget on the way
-                raise OutputFlood
-        except OutputFlood:
-            self._kill()
-            raise OutputFlood(f"printed more than {self.limits.output_budget >> 20} MB; the worker was stopped") from None
+            if _readable_now(self._response_fd):
+                raise ProtocolError("it wrote to the grader between calls")
+            write_frame(self._request_fd, message, buffers, lambda fd, data: _write_before(fd, data, deadline))
+            reply, reply_buffers = read_frame(self._response_fd, lambda fd, view: _fill_before(fd, view, deadline),
+                                              max_payload=self._reply_left, max_json=min(MAX_JSON, self._reply_left))
+            self._reply_left -= sum(len(b) for b in reply_buffers)
+            if not isinstance(reply, dict) or reply.get("id") != request_id:
+                raise ProtocolError("a reply came out of turn")
+            return self._unpack(reply, reply_buffers)
         except TimeoutError:
             self._kill()
             raise CallTimedOut(f"did not return within {timeout:g} s; the worker was stopped") from None
-        except (EOFError, BrokenPipeError, OSError):
+        except (EOFError, BrokenPipeError, ConnectionError):
             status = self._death()
             raise WorkerDied(status) from None
-        except ProtocolError as exc:
+        except FrameTooLarge as exc:
             self._kill()
-            raise WorkerDied(f"the worker broke the protocol ({exc}); it was stopped") from None
-        return self._unpack(reply, reply_buffers)
+            raise WorkerDied(f"your code sent the grader more data than it accepts ({exc}; each test may receive "
+                             f"at most {self.limits.reply_bytes >> 20} MB); the worker was stopped") from None
+        except (ProtocolError, ValueError, TypeError, OverflowError, RecursionError, MemoryError) as exc:
+            self._kill()
+            text = str(exc)[:300] if isinstance(exc, ProtocolError) else type(exc).__name__
+            raise WorkerDied(f"the connection between the grader and the process running your code was "
+                             f"corrupted ({text}): does your code write to, read from or close file descriptors "
+                             f"it did not open? The worker was stopped and replaced") from None
 
-    def _unpack(self, reply, buffers):
-        if not isinstance(reply, dict):
-            raise WorkerDied("the worker sent a malformed reply")
+    def _unpack(self, reply: dict, buffers):
         if "error" in reply and isinstance(reply["error"], dict):
             err = reply["error"]
             text = lambda k, n=4000: str(err.get(k, ""))[:n]  # noqa: E731
             raise StudentRaised(text("type", 100) or "Exception", text("message"), text("traceback"), text("detail"))
+        if "ok" not in reply:
+            raise ProtocolError("a reply with neither a value nor an error")
         generation = self.generation
-        return decode(reply.get("ok"), buffers, lambda hid, type_name: Remote(self, Handle(hid, type_name), generation))
+        return decode(reply["ok"], buffers, lambda hid, type_name: Remote(self, Handle(hid, type_name), generation))
 
     def _local_request(self, message: dict, buffers: list[bytes]):
         worker = self._local or (self._start_local() or self._local)
@@ -352,24 +396,47 @@ class Sandbox:
         return describe_exit(code, self.level) + (f"; its last output: {stderr_tail}" if stderr_tail else "")
 
 
-def _read_before(fd: int, n: int, deadline: float, flooded=lambda: False) -> bytes:
-    chunks, got = [], 0
+def _readable_now(fd: int) -> bool:
+    """Bytes are waiting on ``fd`` (the worker's reply pipe, between calls: they came out of turn)."""
     poller = select.poll()
-    poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
-    while got < n:
+    poller.register(fd, select.POLLIN)
+    return any(event & select.POLLIN for _, event in poller.poll(0))
+
+
+def _wait(fd: int, events: int, deadline: float) -> None:
+    """Block until ``fd`` is ready for ``events`` (or hung up); TimeoutError at ``deadline``."""
+    poller = select.poll()
+    poller.register(fd, events)
+    while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError
-        if not poller.poll(min(remaining, 0.2) * 1000):
-            if flooded():
-                raise OutputFlood
+        if poller.poll(min(remaining, 1.0) * 1000):
+            return
+
+
+def _fill_before(fd: int, view: memoryview, deadline: float) -> None:
+    """Fill ``view`` from a non-blocking ``fd`` by ``deadline`` (no copy: the bytes land in place)."""
+    got = 0
+    while got < len(view):
+        try:
+            n = os.readv(fd, [view[got:]])
+        except BlockingIOError:
+            _wait(fd, select.POLLIN, deadline)
             continue
-        chunk = os.read(fd, min(n - got, 1 << 20))
-        if not chunk:
-            raise EOFError
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
+        if not n:
+            raise EOFError("the worker closed its end of the pipe")
+        got += n
+
+
+def _write_before(fd: int, data, deadline: float) -> None:
+    """Write all of ``data`` to a non-blocking ``fd`` by ``deadline``."""
+    view = memoryview(data).cast("B")
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except BlockingIOError:
+            _wait(fd, select.POLLOUT, deadline)
 
 
 def describe_exit(code: int | None, level: str) -> str:

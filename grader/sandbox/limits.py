@@ -14,8 +14,8 @@ class Limits:
     file_size: int = 16 << 20         # largest file it may write
     processes: int = 64               # tasks (pids cgroup where available; RLIMIT_NPROC for a dropped uid)
     open_files: int = 256
-    output_bytes: int = 64 << 10      # stdout/stderr kept per stream; the rest is counted and dropped
-    output_budget: int = 128 << 20    # total printed by one worker before it is stopped as a flood
+    output_bytes: int = 64 << 10      # stdout/stderr kept per stream; the rest is drained and dropped
+    reply_bytes: int = 128 << 20      # array bytes the grader accepts from the worker in one test
 
     def rlimits(self) -> dict:
         """The names the worker understands (see runtime/worker.py)."""
