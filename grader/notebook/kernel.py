@@ -16,7 +16,8 @@ from grader.sandbox.cgroup import PidsCgroup
 from grader.sandbox.isolation import Mount
 from grader.sandbox.limits import Limits
 
-KERNEL_LIMITS = Limits(address_space=8 << 30, cpu_seconds=3600, file_size=256 << 20, processes=512, open_files=1024)
+KERNEL_LIMITS = Limits(address_space=8 << 30, cpu_seconds=3600, file_size=256 << 20, processes=512, open_files=1024,
+                       tmp_bytes=512 << 20, shm_bytes=1 << 30)  # tmpfs sizes under bwrap (DataLoader workers use shm)
 KERNEL_NAME = "pa3-sandbox"
 
 
@@ -63,7 +64,7 @@ class SandboxedKernel:
             runtime = isolation.WORKER_IN_SANDBOX if level == "bwrap" else str(isolation.RUNTIME_DIR)
             program = [sys.executable, "-I", f"{runtime}/launch.py", config, "--", *kernel]
             mounts = [*self.mounts.values(), Mount(conn, str(conn), True)]
-            spec = isolation.wrap(level, program, mounts, self.mounts["work"], drop_in_argv=True)
+            spec = isolation.wrap(level, program, mounts, self.mounts["work"], drop_in_argv=True, limits=limits)
             owner = spec.drop_uid
             if owner is not None:
                 for folder in (work, export, conn):

@@ -29,9 +29,10 @@ import threading
 import time
 from pathlib import Path
 
-from grader.sandbox import isolation, proctree
+from grader.sandbox import isolation, proctree, scratch
 from grader.sandbox.cgroup import PidsCgroup
 from grader.sandbox.limits import Limits
+from grader.sandbox.memcg import MemoryCgroup
 from grader.sandbox.runtime.codec import (MAX_JSON, FrameTooLarge, Handle, ProtocolError, decode, encode,
                                          read_frame, write_frame)
 
@@ -177,6 +178,13 @@ class Sandbox:
         self._stage: Path | None = None
         self._next_id = 0
         self._reply_left = limits.reply_bytes
+        self._memcg: MemoryCgroup | None = None
+        self._tmp: Path | None = None             # private TMPDIR at the user and process levels
+        self._folder: Path | None = None
+        self._original: set[str] | None = None    # the working copy's entries before any student code ran
+        self._baseline = (0, 0)
+        self._uid: int | None = None
+        self._since = 0.0
         # Set by the caller: no call runs past it, and a call in progress is stopped at it.
         self.deadline_at: float | None = None
         self.deadline_reason = "the time budget for this part of the grading was used up"
@@ -206,11 +214,21 @@ class Sandbox:
         request_r, request_w = os.pipe()
         response_r, response_w = os.pipe()
         folder = self._worker_folder()
-        spec = isolation.launch(self.level, folder, request_r, response_w, json.dumps(self.limits.rlimits()))
+        if self.level != "bwrap" and self._tmp is None:  # bwrap gives it a sized tmpfs instead
+            self._tmp = Path(tempfile.mkdtemp(prefix="pa3-worker-tmp-"))
+        spec = isolation.launch(self.level, folder, request_r, response_w, self.limits, self._tmp)
         if spec.drop_uid is not None:
             isolation.hand_over(folder, spec.drop_uid)
+            if self._tmp is not None:
+                isolation.hand_over(self._tmp, spec.drop_uid)
+        self._folder, self._uid, self._since = folder, spec.drop_uid, time.time() - 1
+        if self._original is None:
+            self._original = set(os.listdir(folder))
+            self._baseline = scratch.measure(folder, self.limits.work_files)
         self._cgroup = PidsCgroup.create(self.limits.processes, owner_uid=spec.drop_uid) if self.use_cgroup else None
-        argv = (self._cgroup.join_prefix() if self._cgroup else []) + spec.argv
+        self._memcg = MemoryCgroup.create(self.limits.memory_bytes, owner_uid=spec.drop_uid) if self.use_cgroup else None
+        argv = [*(self._memcg.join_prefix() if self._memcg else []), *(self._cgroup.join_prefix() if self._cgroup else []),
+                *spec.argv]
         try:
             self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                           stderr=subprocess.PIPE, **spec.popen)
@@ -255,9 +273,12 @@ class Sandbox:
         if self._proc is not None:
             self._kill()
         self._local = None
-        if self._stage is not None:
-            shutil.rmtree(self._stage, ignore_errors=True)
-            self._stage = None
+        if self._uid is not None and self.level == "user":  # what it left where the sandbox uid may write
+            scratch.remove_owned(self._uid, self._since)
+        for folder in (self._tmp, self._stage):
+            if folder is not None:
+                scratch.remove_tree(folder)
+        self._tmp = self._stage = None
 
     def _kill(self) -> None:
         proc, self._proc = self._proc, None
@@ -269,6 +290,8 @@ class Sandbox:
         if self._cgroup is not None:
             self._cgroup.kill_all()
         proctree.kill_tree(proc.pid, session=proc.pid)
+        if self._memcg is not None:
+            self._memcg.kill_all()
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -276,7 +299,36 @@ class Sandbox:
         for drain in self._drains:
             drain.join(timeout=2)
         self._drains = []
-        self._cgroup = None
+        self._cgroup = self._memcg = None
+        self._clear_writes()
+
+    def _clear_writes(self) -> None:
+        """Outside bwrap, the next worker starts from the working copy as it was (bwrap's tmpfs just vanishes)."""
+        if self.level == "bwrap" or self._folder is None:
+            return
+        scratch.remove_new(self._folder, self._original or set())
+        if self._tmp is not None:
+            scratch.remove_new(self._tmp, set())
+
+    def _check_writes(self) -> None:
+        """Outside bwrap, the disk budget is checked after every call (RLIMIT_FSIZE bounds each file meanwhile)."""
+        if self.level == "bwrap" or self._folder is None:
+            return
+        cap = self.limits.work_files
+        used, entries = scratch.measure(self._folder, cap + self._baseline[1])
+        used, entries = used - self._baseline[0], entries - self._baseline[1]
+        for folder in [self._tmp] if self._tmp is not None else []:
+            more = scratch.measure(folder, cap)
+            used, entries = used + more[0], entries + more[1]
+        if self._uid is not None and self.level == "user":
+            for path in scratch.owned_entries(self._uid, self._since):
+                more = scratch.measure(path, cap) if os.path.isdir(path) else (os.lstat(path).st_blocks * 512, 0)
+                used, entries = used + more[0], entries + more[1] + 1
+        if used > self.limits.work_bytes or entries > cap:
+            self._kill()
+            raise WorkerDied(f"your code wrote {used >> 20} MB in {entries} files and folders; at most "
+                             f"{self.limits.work_bytes >> 20} MB in {cap} entries are allowed. The worker was "
+                             f"stopped and what it wrote was removed")
 
     # -- calls -------------------------------------------------------------------------------
 
@@ -314,7 +366,11 @@ class Sandbox:
         if self._proc is None:
             self.start()
         try:
-            return self._exchange(message, buffers, timeout)
+            try:
+                return self._exchange(message, buffers, timeout)
+            finally:
+                if self._proc is not None:
+                    self._check_writes()
         except CallTimedOut as exc:
             if self._time_left() <= 0:
                 raise Unavailable(f"stopped: {self.deadline_reason}") from None

@@ -10,6 +10,7 @@ Every level also gets rlimits, a scrubbed environment and, where possible, a pid
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import stat
@@ -148,29 +149,40 @@ def resolve(requested: str | None) -> str:
 
 @dataclass(frozen=True)
 class Mount:
-    """A host folder the sandboxed process needs, and where it sees it under bwrap."""
+    """A host folder the sandboxed process needs, and where it sees it under bwrap.
+
+    ``private``: under bwrap, the folder is a size-limited tmpfs showing the source's entries read-only;
+    what the process writes there never reaches the host.
+    """
 
     source: Path
     target: str
     writable: bool = False
+    private: bool = False
 
     def visible(self, level: str) -> str:
         return self.target if level == "bwrap" else str(self.source)
 
 
-def wrap(level: str, program: list[str], mounts: list[Mount], chdir: Mount, drop_in_argv: bool = False) -> Launch:
+def wrap(level: str, program: list[str], mounts: list[Mount], chdir: Mount, drop_in_argv: bool = False,
+         limits=None) -> Launch:
     """The command running ``program`` at ``level`` (not "none"), with ``mounts`` visible and ``chdir`` as cwd.
 
     Paths in ``program`` must already be the visible ones (``Mount.visible``). With ``drop_in_argv`` the
     unprivileged uid is taken by ``setpriv`` in the command itself (for launchers that start the process
-    themselves, like jupyter_client); otherwise ``Launch.popen`` carries it.
+    themselves, like jupyter_client); otherwise ``Launch.popen`` carries it. ``limits`` (a Limits) sizes
+    the bwrap tmpfs mounts: /tmp, /dev/shm and private working copies.
     """
     popen: dict = {"env": scrubbed_env(), "start_new_session": True}
     drop = drops_privileges(level)
     setpriv = ["setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_GID}", "--clear-groups", "--"]
     if level == "bwrap":
+        def sized(size):
+            return ["--size", str(size)] if size else []
+
         argv = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--hostname", "pa3-sandbox",
-                "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+                "--proc", "/proc", "--dev", "/dev", *sized(getattr(limits, "tmp_bytes", None)), "--tmpfs", "/tmp",
+                *sized(getattr(limits, "shm_bytes", None)), "--tmpfs", "/dev/shm"]
         for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
             if os.path.islink(top):
                 argv += ["--symlink", os.readlink(top), top]
@@ -183,7 +195,12 @@ def wrap(level: str, program: list[str], mounts: list[Mount], chdir: Mount, drop
                 argv += ["--ro-bind", str(path), str(path)]
         argv += ["--ro-bind", str(RUNTIME_DIR), WORKER_IN_SANDBOX]
         for mount in mounts:
-            argv += ["--bind" if mount.writable else "--ro-bind", str(mount.source), mount.target]
+            if mount.private:
+                argv += [*sized(getattr(limits, "work_bytes", None)), "--tmpfs", mount.target]
+                for name in sorted(os.listdir(mount.source)):
+                    argv += ["--ro-bind", str(Path(mount.source) / name), f"{mount.target}/{name}"]
+            else:
+                argv += ["--bind" if mount.writable else "--ro-bind", str(mount.source), mount.target]
         argv += ["--chdir", chdir.target]
         if os.geteuid() == 0 and not drop:
             # The runtime is only readable by root: stay root outside, but as uid 65534 with
@@ -207,12 +224,18 @@ def wrap(level: str, program: list[str], mounts: list[Mount], chdir: Mount, drop
     return result
 
 
-def launch(level: str, submission: Path, request_fd: int, response_fd: int, limits_json: str) -> Launch:
-    """The command that starts a NumPy worker for ``submission`` at ``level`` (not "none")."""
-    folder = Mount(Path(submission), SUBMISSION_IN_SANDBOX, writable=True)
+def launch(level: str, submission: Path, request_fd: int, response_fd: int, limits, tmp: Path | None = None) -> Launch:
+    """The command that starts a NumPy worker for ``submission`` at ``level`` (not "none").
+
+    Under bwrap its working copy is private (a sized tmpfs); elsewhere ``tmp`` is its TMPDIR and HOME.
+    """
+    folder = Mount(Path(submission), SUBMISSION_IN_SANDBOX, writable=True, private=True)
     runtime = WORKER_IN_SANDBOX if level == "bwrap" else str(RUNTIME_DIR)
     program = [sys.executable, "-I", f"{runtime}/worker.py", str(request_fd), str(response_fd),
-               folder.visible(level), limits_json]
-    result = wrap(level, program, [folder], folder)
-    result.popen.update(pass_fds=(request_fd, response_fd), env=worker_env())
+               folder.visible(level), json.dumps(limits.rlimits())]
+    result = wrap(level, program, [folder], folder, limits=limits)
+    env = worker_env()
+    if level != "bwrap" and tmp is not None:
+        env.update(TMPDIR=str(tmp), HOME=str(tmp))
+    result.popen.update(pass_fds=(request_fd, response_fd), env=env)
     return result
