@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from grader import REFERENCE_DIR, TEMPLATE_DIR
+from grader.budget import NUMPY_BUDGET
 
 
 def _template(args: argparse.Namespace) -> int:
@@ -47,7 +48,7 @@ def _grade(args: argparse.Namespace) -> int:
 
     try:
         result = grade(args.submission, isolation=args.isolation, notebook=not args.no_notebook,
-                       deadline=args.deadline, data_dir=args.data_dir,
+                       deadline=args.deadline, data_dir=args.data_dir, numpy_budget=args.section1_budget,
                        keep_dir=args.results.parent if args.results else None, threshold=args.accuracy_threshold)
     except IsolationUnavailable as exc:
         print(f"pa3 grade: {exc}", file=sys.stderr)
@@ -151,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--deadline", type=float,
                    help="seconds after which nothing more runs (default: derived from pa3 batch's default timeout)")
     p.add_argument("--data-dir", type=Path, help="FashionMNIST idx files (gz or raw) or a torchvision root")
+    p.add_argument("--section1-budget", type=float, default=NUMPY_BUDGET,
+                   help=f"seconds for Sections 1.1 and 1.2 together; later tests fail at once (default {NUMPY_BUDGET:g})")
     p.add_argument("--accuracy-threshold", type=float, default=0.82,
                    help="Section 2 validation accuracy to pass (the rubric's 0.82; lower only for small test data)")
     p.add_argument("--record", type=Path, help="also write the full result record as JSON (used by pa3 batch)")

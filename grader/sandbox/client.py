@@ -311,9 +311,16 @@ class Sandbox:
             scratch.remove_new(self._tmp, set())
 
     def _check_writes(self) -> None:
-        """Outside bwrap, the disk budget is checked after every call (RLIMIT_FSIZE bounds each file meanwhile)."""
+        """Outside bwrap, the disk budget is checked during and after every call (RLIMIT_FSIZE bounds each
+        file meanwhile); over it, the worker is stopped and what it wrote removed."""
+        excess = self._writes_over_budget()
+        if excess:
+            self._kill()
+            raise WorkerDied(excess)
+
+    def _writes_over_budget(self) -> str | None:
         if self.level == "bwrap" or self._folder is None:
-            return
+            return None
         cap = self.limits.work_files
         used, entries = scratch.measure(self._folder, cap + self._baseline[1])
         used, entries = used - self._baseline[0], entries - self._baseline[1]
@@ -322,13 +329,16 @@ class Sandbox:
             used, entries = used + more[0], entries + more[1]
         if self._uid is not None and self.level == "user":
             for path in scratch.owned_entries(self._uid, self._since):
-                more = scratch.measure(path, cap) if os.path.isdir(path) else (os.lstat(path).st_blocks * 512, 0)
+                try:
+                    more = scratch.measure(path, cap) if os.path.isdir(path) else (os.lstat(path).st_blocks * 512, 0)
+                except OSError:
+                    continue
                 used, entries = used + more[0], entries + more[1] + 1
         if used > self.limits.work_bytes or entries > cap:
-            self._kill()
-            raise WorkerDied(f"your code wrote {used >> 20} MB in {entries} files and folders; at most "
-                             f"{self.limits.work_bytes >> 20} MB in {cap} entries are allowed. The worker was "
-                             f"stopped and what it wrote was removed")
+            return (f"your code wrote {used >> 20} MB in {entries} files and folders; at most "
+                    f"{self.limits.work_bytes >> 20} MB in {cap} entries are allowed. The worker was stopped and "
+                    f"what it wrote was removed")
+        return None
 
     # -- calls -------------------------------------------------------------------------------
 
@@ -384,6 +394,12 @@ class Sandbox:
                     self.bad_members[key] = f"not called again: {key} ended the worker twice ({exc})"
             raise exc
 
+    def _watch(self) -> None:
+        """Called while waiting for a reply: the disk budget holds during a call, not only after it."""
+        excess = self._writes_over_budget()
+        if excess:
+            raise _OverBudget(excess)
+
     def _time_left(self) -> float:
         return float("inf") if self.deadline_at is None else self.deadline_at - time.monotonic()
 
@@ -396,12 +412,16 @@ class Sandbox:
             if _readable_now(self._response_fd):
                 raise ProtocolError("it wrote to the grader between calls")
             write_frame(self._request_fd, message, buffers, lambda fd, data: _write_before(fd, data, deadline))
-            reply, reply_buffers = read_frame(self._response_fd, lambda fd, view: _fill_before(fd, view, deadline),
+            reply, reply_buffers = read_frame(self._response_fd,
+                                              lambda fd, view: _fill_before(fd, view, deadline, self._watch),
                                               max_payload=self._reply_left, max_json=min(MAX_JSON, self._reply_left))
             self._reply_left -= sum(len(b) for b in reply_buffers)
             if not isinstance(reply, dict) or reply.get("id") != request_id:
                 raise ProtocolError("a reply came out of turn")
             return self._unpack(reply, reply_buffers)
+        except _OverBudget as exc:
+            self._kill()
+            raise WorkerDied(str(exc)) from None
         except TimeoutError:
             self._kill()
             raise CallTimedOut(f"did not return within {timeout:g} s; the worker was stopped") from None
@@ -459,26 +479,33 @@ def _readable_now(fd: int) -> bool:
     return any(event & select.POLLIN for _, event in poller.poll(0))
 
 
-def _wait(fd: int, events: int, deadline: float) -> None:
-    """Block until ``fd`` is ready for ``events`` (or hung up); TimeoutError at ``deadline``."""
+class _OverBudget(Exception):
+    """The worker wrote more than its disk budget while the grader waited for its reply."""
+
+
+def _wait(fd: int, events: int, deadline: float, watch=None) -> None:
+    """Block until ``fd`` is ready for ``events`` (or hung up); TimeoutError at ``deadline``.
+    ``watch()`` runs every half second of waiting and may raise to stop it."""
     poller = select.poll()
     poller.register(fd, events)
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError
-        if poller.poll(min(remaining, 1.0) * 1000):
+        if poller.poll(min(remaining, 0.5) * 1000):
             return
+        if watch is not None:
+            watch()
 
 
-def _fill_before(fd: int, view: memoryview, deadline: float) -> None:
+def _fill_before(fd: int, view: memoryview, deadline: float, watch=None) -> None:
     """Fill ``view`` from a non-blocking ``fd`` by ``deadline`` (no copy: the bytes land in place)."""
     got = 0
     while got < len(view):
         try:
             n = os.readv(fd, [view[got:]])
         except BlockingIOError:
-            _wait(fd, select.POLLIN, deadline)
+            _wait(fd, select.POLLIN, deadline, watch)
             continue
         if not n:
             raise EOFError("the worker closed its end of the pipe")
