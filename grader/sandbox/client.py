@@ -522,9 +522,15 @@ def _write_before(fd: int, data, deadline: float) -> None:
             _wait(fd, select.POLLOUT, deadline)
 
 
+PROTOCOL_LOST = 86  # runtime/worker.py exits with it when its pipes to the grader are gone or corrupted
+
+
 def describe_exit(code: int | None, level: str) -> str:
     if code is None:
         return "the worker stopped answering and was killed"
+    if code == PROTOCOL_LOST:
+        return ("the worker lost its connection to the grader: does your code close, read from or write to "
+                "file descriptors it did not open?")
     if level == "bwrap" and code > 128:  # bwrap reports a signalled child as 128 + signal
         code = -(code - 128)
     if code < 0:

@@ -28,11 +28,12 @@ import sys
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from codec import MAX_JSON, MAX_PAYLOAD, Handle, decode, encode, frame_parts, read_frame  # noqa: E402
+from codec import MAX_JSON, MAX_PAYLOAD, Handle, ProtocolError, decode, encode, frame_parts, read_frame  # noqa: E402
 
 LIMITS = {"as": resource.RLIMIT_AS, "cpu": resource.RLIMIT_CPU, "fsize": resource.RLIMIT_FSIZE,
           "nproc": resource.RLIMIT_NPROC, "core": resource.RLIMIT_CORE, "nofile": resource.RLIMIT_NOFILE}
 MAX_TEXT = 4000
+PROTOCOL_LOST = 86  # exit status: student code closed, redirected or wrote into the protocol's pipes
 
 
 def apply_limits(limits):
@@ -139,6 +140,8 @@ class Worker:
                 message, buffers = read_frame(request_fd)
             except EOFError:
                 return
+            except (OSError, ProtocolError, ValueError):
+                os._exit(PROTOCOL_LOST)  # quietly: a traceback here would only show the grader's paths
             request_id = message.get("id") if isinstance(message, dict) else None
             try:
                 tree, out = encode(self.handle(message, buffers), self.register)
@@ -151,10 +154,13 @@ class Worker:
             except BaseException as exc:  # SystemExit and KeyboardInterrupt from student code included
                 parts = frame_parts({"id": request_id, "error": self.error(exc)}, [])
             del message, buffers
-            for part in parts:
-                view = memoryview(part).cast("B")
-                while view:
-                    view = view[os.write(response_fd, view):]
+            try:
+                for part in parts:
+                    view = memoryview(part).cast("B")
+                    while view:
+                        view = view[os.write(response_fd, view):]
+            except OSError:
+                os._exit(PROTOCOL_LOST)
             del parts
 
 
