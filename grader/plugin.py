@@ -8,6 +8,7 @@ errors, skipped tests and tests never reached are failures in the results, never
 
 from __future__ import annotations
 
+import gc
 import sys
 import time
 import traceback
@@ -17,6 +18,7 @@ import pytest
 from grader.results import TestResult
 from grader.sandbox.client import CallTimedOut, SandboxError, StudentRaised, Unavailable, WorkerDied
 
+LARGE_REPLIES = 1 << 20  # bytes received in one test (honest: < 64 KiB) past which its leftovers are collected at once
 HINTS = {
     "NotImplementedError": "this member is still the template's stub: replace the raise with your implementation",
     "ModuleNotFoundError": "check the file names and imports (modules are imported by file name, e.g. `from activations import ReLU`)",
@@ -101,6 +103,11 @@ class ResultsPlugin:
         finally:
             if call.excinfo is not None:
                 forget(call.excinfo.value)
+            sandbox = getattr(self.context, "sandbox", None)
+            if call.when == "teardown" and getattr(sandbox, "received_in_test", 0) > LARGE_REPLIES:
+                # Failed checks leave reference cycles (frames, their locals) that hold the arrays this test
+                # received; free them now rather than whenever the cyclic collector next runs.
+                gc.collect()
 
     def _report(self, item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> None:
         if item.nodeid in self.results and self.results[item.nodeid].status == "failed":

@@ -22,6 +22,7 @@ from pathlib import Path
 import psutil
 
 from grader import PROJECT_ROOT
+from grader.sandbox.limits import Limits
 from tests import corpus
 
 # The return line of every graded member, by file.
@@ -84,7 +85,8 @@ PROTOCOL = {
 # ---- memory of the trusted process (item 4): every member returns huge arrays ----------------------
 
 GIGABYTE = 1 << 27       # float64 elements: 1 GiB, as large as the worker's 2 GiB address space allows with numpy loaded
-NEAR_FRAME_CAP = 60 << 17  # 60 MiB: just under one frame's cap, so the per-test budget is what stops it
+# Half the per-test reply budget less 1 MiB: two such replies fit in one test, the third is refused.
+NEAR_FRAME_CAP = ((Limits().reply_bytes >> 1) - (1 << 20)) // 8
 
 # ---- disk and shared memory (item 5) ----------------------------------------------------------------
 

@@ -194,6 +194,11 @@ class Sandbox:
         self._reply_left = self.limits.reply_bytes
 
     @property
+    def received_in_test(self) -> int:
+        """Array bytes received since ``begin_test``."""
+        return self.limits.reply_bytes - self._reply_left
+
+    @property
     def restarts(self) -> int:
         """Workers replaced after a death, a timeout or a flood."""
         return max(0, self.generation - 1)

@@ -15,7 +15,7 @@ class Limits:
     processes: int = 64               # tasks (pids cgroup where available; RLIMIT_NPROC for a dropped uid)
     open_files: int = 256
     output_bytes: int = 64 << 10      # stdout/stderr kept per stream; the rest is drained and dropped
-    reply_bytes: int = 128 << 20      # array bytes the grader accepts from the worker in one test
+    reply_bytes: int = 32 << 20       # array bytes the grader accepts from the worker in one test (honest: < 64 KiB)
     tmp_bytes: int = 64 << 20         # size of the worker's /tmp (a tmpfs under bwrap)
     shm_bytes: int = 64 << 20         # size of its /dev/shm (a tmpfs under bwrap)
     work_bytes: int = 64 << 20        # what it may add to its working copy (and private tmp at other levels)

@@ -114,7 +114,10 @@ def encode(value: object, register=None) -> tuple[object, list]:
             raise ProtocolError(f"cannot send a {type(v).__name__}")
         return enc(register(v), depth + 1)
 
-    return enc(value, 0), buffers
+    try:
+        return enc(value, 0), buffers
+    finally:
+        enc = None  # noqa: F841 - the recursive closure is a reference cycle that would keep the buffers alive
 
 
 def decode(tree: object, buffers: list, resolve=None, earlier: list | None = None) -> object:
@@ -178,7 +181,12 @@ def decode(tree: object, buffers: list, resolve=None, earlier: list | None = Non
             return resolve(v["$h"], type_name) if resolve else Handle(v["$h"], type_name)
         raise ProtocolError("unknown value in a frame")
 
-    return dec(tree, 0)
+    try:
+        return dec(tree, 0)
+    finally:
+        # ``dec`` refers to itself through its closure: a reference cycle that would keep every received
+        # buffer alive until the cyclic garbage collector happens to run. Break it now.
+        dec = array = None  # noqa: F841
 
 
 def json_depth(text: bytes) -> int:
