@@ -93,7 +93,7 @@ NEAR_FRAME_CAP = ((Limits().reply_bytes >> 1) - (1 << 20)) // 8
 FILL = '''
 def _fill(Z):
     """Write until refused: large files and many small ones wherever it can, a deep tree, SysV shm."""
-    places = [".", "/tmp", "/var/tmp", "/dev/shm", _os.environ.get("TMPDIR", "/tmp"), _os.environ.get("HOME", "/tmp")]
+    places = {places}
     block = b"\\x5a" * (4 << 20)
     for place in places:
         for i in range(64):
@@ -109,7 +109,7 @@ def _fill(Z):
             open(f"{_MARK}-many/{i}", "w").close()
     except OSError:
         pass
-    for place in (".", "/tmp"):
+    for place in (".", places[0]):
         try:
             fd = _os.open(place, _os.O_RDONLY)
             _os.mkdir(f"{_MARK}-deep", dir_fd=fd)
@@ -126,7 +126,7 @@ def _fill(Z):
         libc.shmget(ctypes.c_int({shm_key}), ctypes.c_size_t(32 << 20), ctypes.c_int(0o1000 | 0o600))
     except OSError:
         pass
-    return np.maximum(Z, 0.0)
+    return np.maximum(0.0, Z)
 '''
 
 # ---- time (item 6): every member stays under the per-call limit, and they add up --------------------
@@ -144,7 +144,7 @@ def _loud(Z):
         _printed.append(1)
         print("x" * (200 << 20))
         print("y" * (100 << 20), file=_sys.stderr)
-    return np.maximum(Z, 0.0)
+    return np.maximum(0.0, Z)
 '''
 
 
@@ -172,8 +172,10 @@ def build(dest: Path, kind: str, name: str, mark: str) -> Path:
         edits = {f: [("import numpy as np\n", f"import numpy as np\n_big = lambda: np.ones({size})\n")]
                  + [(line, replace_statement(line, "return _big()")) for line in lines] for f, lines in MEMBERS.items()}
     elif kind == "disk":
-        edits = {"activations.py": [(prelude[0], prelude[1] + FILL.replace("{shm_key}", str(shm_key(mark)))),
-                                    (RELU_FORWARD, "return _fill(Z)")]}
+        places = {"fill": '["/tmp", "/var/tmp", "/dev/shm", _os.environ["TMPDIR"], _os.environ["HOME"], "."]',
+                  "fill_private": '[_os.environ["TMPDIR"], _os.environ["HOME"], "."]'}[name]
+        fill = FILL.replace("{shm_key}", str(shm_key(mark))).replace("{places}", places)
+        edits = {"activations.py": [(prelude[0], prelude[1] + fill), (RELU_FORWARD, "return _fill(Z)")]}
     elif kind == "time":
         edits = {f: [("import numpy as np\n", "import numpy as np\nimport time as _time\n")]
                  + [(line, line.replace("return", f"_time.sleep({SLEEP}); return", 1)) for line in lines]

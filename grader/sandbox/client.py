@@ -226,8 +226,9 @@ class Sandbox:
             isolation.hand_over(folder, spec.drop_uid)
             if self._tmp is not None:
                 isolation.hand_over(self._tmp, spec.drop_uid)
-        self._folder, self._uid, self._since = folder, spec.drop_uid, time.time() - 1
+        self._folder, self._uid = folder, spec.drop_uid
         if self._original is None:
+            self._since = time.time() - 1  # what the sandbox uid made after this is this sandbox's
             self._original = set(os.listdir(folder))
             self._baseline = scratch.measure(folder, self.limits.work_files)
         self._cgroup = PidsCgroup.create(self.limits.processes, owner_uid=spec.drop_uid) if self.use_cgroup else None
@@ -278,8 +279,6 @@ class Sandbox:
         if self._proc is not None:
             self._kill()
         self._local = None
-        if self._uid is not None and self.level == "user":  # what it left where the sandbox uid may write
-            scratch.remove_owned(self._uid, self._since)
         for folder in (self._tmp, self._stage):
             if folder is not None:
                 scratch.remove_tree(folder)
@@ -314,6 +313,8 @@ class Sandbox:
         scratch.remove_new(self._folder, self._original or set())
         if self._tmp is not None:
             scratch.remove_new(self._tmp, set())
+        if self._uid is not None and self.level == "user":
+            scratch.remove_owned(self._uid, self._since)
 
     def _check_writes(self) -> None:
         """Outside bwrap, the disk budget is checked during and after every call (RLIMIT_FSIZE bounds each
@@ -413,12 +414,13 @@ class Sandbox:
         deadline = time.monotonic() + min(timeout, self._time_left())
         self._next_id += 1
         request_id = message["id"] = self._next_id
+        watch = None if self.level == "bwrap" else self._watch  # bwrap's tmpfs sizes bound it there
         try:
             if _readable_now(self._response_fd):
                 raise ProtocolError("it wrote to the grader between calls")
             write_frame(self._request_fd, message, buffers, lambda fd, data: _write_before(fd, data, deadline))
             reply, reply_buffers = read_frame(self._response_fd,
-                                              lambda fd, view: _fill_before(fd, view, deadline, self._watch),
+                                              lambda fd, view: _fill_before(fd, view, deadline, watch),
                                               max_payload=self._reply_left, max_json=min(MAX_JSON, self._reply_left))
             self._reply_left -= sum(len(b) for b in reply_buffers)
             if not isinstance(reply, dict) or reply.get("id") != request_id:
@@ -488,16 +490,19 @@ class _OverBudget(Exception):
     """The worker wrote more than its disk budget while the grader waited for its reply."""
 
 
+WATCH_INTERVAL = 0.1  # s between disk-budget checks while a call runs (user and process levels)
+
+
 def _wait(fd: int, events: int, deadline: float, watch=None) -> None:
     """Block until ``fd`` is ready for ``events`` (or hung up); TimeoutError at ``deadline``.
-    ``watch()`` runs every half second of waiting and may raise to stop it."""
+    ``watch()`` runs every WATCH_INTERVAL of waiting and may raise to stop it."""
     poller = select.poll()
     poller.register(fd, events)
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError
-        if poller.poll(min(remaining, 0.5) * 1000):
+        if poller.poll(min(remaining, WATCH_INTERVAL if watch else 1.0) * 1000):
             return
         if watch is not None:
             watch()
