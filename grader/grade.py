@@ -29,8 +29,8 @@ def grade_numpy(intake: Intake | None, workspace: Workspace, isolation: str | No
     """
     budget_at = time.monotonic() + budget
     if deadline_at is None or budget_at < deadline_at:
-        deadline_at, reason = budget_at, (f"Sections 1.1 and 1.2 may take {budget:g} s in all, and your code "
-                                          f"used that time up (look for slow or sleeping code)")
+        deadline_at, reason = budget_at, (f"the time budget of Sections 1.1 and 1.2 ({budget:g} s in all) was "
+                                          f"used up; look for slow or sleeping code")
     else:
         reason = "the grading deadline was reached"
     if intake is None:  # nothing readable: every module is blocked with the same message

@@ -86,7 +86,7 @@ class ResultsPlugin:
         sandbox = getattr(self.context, "sandbox", None)
         if self.deadline_at is not None and time.monotonic() > self.deadline_at:
             reason = getattr(sandbox, "deadline_reason", "the grading deadline was reached")
-            self._record(item, False, f"not run: {reason} before this test started")
+            self._record(item, False, f"not run: {reason}")
             return True
         if sandbox is not None:
             sandbox.begin_test()

@@ -140,10 +140,10 @@ _printed = []
 
 
 def _loud(Z):
-    if not _printed:  # 200 MB on stdout from the first call, and 100 MB on stderr
+    if not _printed:  # 200 MB on stdout from the first call, and 20 MB on stderr
         _printed.append(1)
         print("x" * (200 << 20))
-        print("y" * (100 << 20), file=_sys.stderr)
+        print("y" * (20 << 20), file=_sys.stderr)
     return np.maximum(0.0, Z)
 '''
 
