@@ -150,8 +150,11 @@ def test_hostile_submission_cannot_raise_its_score_or_break_the_grader(workdir, 
     # The loss module does not import activations: its 15 points are still earned.
     loss = [t for t in result.tests if t.name.startswith("CrossEntropyLoss")]
     assert len(loss) == 15 and all(t.status == "passed" for t in loss), [t.output for t in loss if t.status == "failed"]
-    if name in ("fifty_megabytes_printed_once", "fifty_megabytes_of_output"):
+    if name == "fifty_megabytes_printed_once":
         assert result.score == FULL  # printing is allowed, it is just not kept
+    elif name == "fifty_megabytes_of_output":  # never stopped for printing: only the time it takes counts
+        assert all(t.status == "passed" for t in result.tests if t.number.startswith("1.1")), \
+            [t.output for t in result.tests if t.number.startswith("1.1") and t.status == "failed"]
     else:
         assert result.score < FULL
     if name in HONEST_BASELINE:  # the same wrong answers, without the tricks, score at least as much
