@@ -153,6 +153,12 @@ def replace_statement(line: str, new: str) -> str:
     return line.replace(line.strip().split("\n")[0], new, 1)
 
 
+def returning_ones(size: int) -> dict:
+    """Edits making every graded member return ``np.ones(size)`` (the rest of its body still runs)."""
+    return {f: [("import numpy as np\n", f"import numpy as np\n_big = lambda: np.ones({size})\n")]
+            + [(line, replace_statement(line, "return _big()")) for line in lines] for f, lines in MEMBERS.items()}
+
+
 def marker() -> str:
     return f"pa3hostile{uuid.uuid4().hex[:12]}"
 
@@ -168,9 +174,7 @@ def build(dest: Path, kind: str, name: str, mark: str) -> Path:
         body = f"{PROTOCOL[name]}\n        return np.maximum(Z, 0.0)"
         edits = {"activations.py": [prelude, (RELU_FORWARD, body)]}
     elif kind == "memory":
-        size = {"gigabyte_returns": GIGABYTE, "near_frame_cap_returns": NEAR_FRAME_CAP}[name]
-        edits = {f: [("import numpy as np\n", f"import numpy as np\n_big = lambda: np.ones({size})\n")]
-                 + [(line, replace_statement(line, "return _big()")) for line in lines] for f, lines in MEMBERS.items()}
+        edits = returning_ones({"gigabyte_returns": GIGABYTE, "near_frame_cap_returns": NEAR_FRAME_CAP}[name])
     elif kind == "disk":
         places = {"fill": '["/tmp", "/var/tmp", "/dev/shm", _os.environ["TMPDIR"], _os.environ["HOME"], "."]',
                   "fill_private": '[_os.environ["TMPDIR"], _os.environ["HOME"], "."]'}[name]
@@ -188,12 +192,12 @@ def build(dest: Path, kind: str, name: str, mark: str) -> Path:
 
 
 def honest(dest: Path, kind: str, name: str) -> Path:
-    """The same submission with the same correct members, its hostile members simply wrong (they raise)."""
+    """The same submission with the same correct members and its hostile members merely wrong: they raise
+    (protocol) or return a one-element array (memory); disk, time and output: the reference itself."""
     if kind == "protocol":
         edits = {"activations.py": [(RELU_FORWARD, "raise NotImplementedError")]}
-    elif kind == "memory":
-        edits = {f: [(line, replace_statement(line, "raise NotImplementedError")) for line in lines]
-                 for f, lines in MEMBERS.items()}
+    elif kind == "memory":  # the same wrong value, one element long
+        edits = returning_ones(1)
     else:  # disk, time, output: the honest submission is the reference itself
         edits = {}
     return corpus.build(dest, edits)

@@ -17,7 +17,8 @@ from grader.sandbox.isolation import Mount
 from grader.sandbox.limits import Limits
 
 KERNEL_LIMITS = Limits(address_space=8 << 30, cpu_seconds=3600, file_size=256 << 20, processes=512, open_files=1024,
-                       tmp_bytes=512 << 20, shm_bytes=1 << 30)  # tmpfs sizes under bwrap (DataLoader workers use shm)
+                       tmp_bytes=512 << 20, shm_bytes=1 << 30,  # tmpfs sizes under bwrap (DataLoader workers use shm)
+                       work_bytes=1 << 30)
 KERNEL_NAME = "pa3-sandbox"
 
 
@@ -46,7 +47,8 @@ class SandboxedKernel:
     def __init__(self, level: str, work: Path, data: Path | None, export: Path, scratch: Path,
                  limits: Limits = KERNEL_LIMITS) -> None:
         self.level = level
-        self.mounts = {"work": Mount(work, "/notebook", True), "export": Mount(export, "/export", True)}
+        # Under bwrap the working copy is a sized tmpfs: what the notebook saves there never reaches the host.
+        self.mounts = {"work": Mount(work, "/notebook", True, private=True), "export": Mount(export, "/export", True)}
         if data is not None:
             self.mounts["data"] = Mount(data, "/data", False)
         conn = scratch / "kernel"

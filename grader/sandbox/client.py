@@ -200,7 +200,7 @@ class Sandbox:
 
     @property
     def restarts(self) -> int:
-        """Workers replaced after a death, a timeout or a flood."""
+        """Workers replaced after a death, a timeout, a protocol break or a disk overrun."""
         return max(0, self.generation - 1)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -459,9 +459,10 @@ class Sandbox:
     def _local_request(self, message: dict, buffers: list[bytes]):
         worker = self._local or (self._start_local() or self._local)
         try:
-            value = worker.handle(json.loads(json.dumps(message)), buffers)
+            # Copies both ways, as the pipe would make: neither side may alias the other's arrays.
+            value = worker.handle(json.loads(json.dumps(message)), [bytearray(b) for b in buffers])
             tree, out = self._local_encode(value, worker.register)
-            return self._unpack({"ok": tree}, out)
+            return self._unpack({"ok": tree}, [bytearray(b) for b in out])
         except SandboxError:
             raise
         except BaseException as exc:  # noqa: BLE001 - same contract as the worker's reply
