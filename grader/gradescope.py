@@ -18,7 +18,6 @@ from grader.report import print_report
 from grader.results import GradeResult, TestResult, write_results
 
 
-
 def student_names(root: Path) -> list[str]:
     """Names from submission_metadata.json, for the HTML page only (never printed to the log)."""
     try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import subprocess
 import sys
 import threading
@@ -295,9 +294,3 @@ def leftover_shm(mark: str) -> bool:
         return False
     return any(line.split() and int(line.split()[0]) == key for line in lines)
 
-
-def is_regular_file(path: str) -> bool:
-    try:
-        return stat.S_ISREG(os.lstat(path).st_mode)
-    except OSError:
-        return False

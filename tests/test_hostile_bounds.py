@@ -34,7 +34,6 @@ LIMIT = 240.0             # s: generous bound on one grading here (an honest one
 RSS_BOUND = 300 << 20     # bytes above the grader's idle RSS
 FULL = 104.0
 
-needs_user = pytest.mark.skipif(isolation.unavailable_reason("user") is not None, reason="user level unavailable")
 needs_bwrap = pytest.mark.skipif(isolation.unavailable_reason("bwrap") is not None, reason="bwrap unavailable")
 
 
