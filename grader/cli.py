@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from grader import REFERENCE_DIR, TEMPLATE_DIR
+from grader.budget import NUMPY_BUDGET
 
 
 def _template(args: argparse.Namespace) -> int:
@@ -47,7 +48,7 @@ def _grade(args: argparse.Namespace) -> int:
 
     try:
         result = grade(args.submission, isolation=args.isolation, notebook=not args.no_notebook,
-                       deadline=args.deadline, data_dir=args.data_dir,
+                       deadline=args.deadline, data_dir=args.data_dir, numpy_budget=args.section1_budget,
                        keep_dir=args.results.parent if args.results else None, threshold=args.accuracy_threshold,
                        threads=args.threads)
     except IsolationUnavailable as exc:
@@ -169,8 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-notebook", action="store_true", help="grade Sections 1.1 and 1.2 only")
     p.add_argument("--isolation", default="auto", choices=["auto", "bwrap", "user", "process", "none"],
                    help="sandbox level (default: the strongest available; none is for benchmarks only)")
-    p.add_argument("--deadline", type=float, help="seconds after which no new test starts")
+    p.add_argument("--deadline", type=float,
+                   help="seconds after which nothing more runs (default: derived from pa3 batch's default timeout)")
     p.add_argument("--data-dir", type=Path, help="FashionMNIST idx files (gz or raw) or a torchvision root")
+    p.add_argument("--section1-budget", type=float, default=NUMPY_BUDGET,
+                   help=f"seconds for Sections 1.1 and 1.2 together; later tests fail at once (default {NUMPY_BUDGET:g})")
     p.add_argument("--accuracy-threshold", type=float, default=0.82,
                    help="Section 2 validation accuracy to pass (the rubric's 0.82; lower only for small test data)")
     p.add_argument("--threads", type=_positive, help="thread budget of the notebook's kernel and evaluator "
@@ -188,7 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-notebook", action="store_true")
     p.add_argument("--data-dir", type=Path, help="FashionMNIST for the notebooks (same path on every worker)")
     p.add_argument("--isolation", default="auto", choices=["auto", "bwrap", "user", "process", "none"])
-    p.add_argument("--deadline", type=float, help="per submission: seconds after which no new test starts")
+    p.add_argument("--deadline", type=float,
+                   help="per submission: seconds after which nothing more runs (at most, and by default, "
+                        "--timeout less a reserve to write the results)")
     p.add_argument("--timeout", type=float, default=3600, help="per submission: kill the grading after this")
     p.add_argument("--accuracy-threshold", type=float, default=0.82)
     p.add_argument("--threads", type=_thread_setting, default="auto",

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from grader import PROVIDED_DIR
+from grader.budget import DEFAULT_DEADLINE, NUMPY_BUDGET
 from grader.members import stub_members
 from grader.results import GradeResult, TestResult
 from grader.sandbox import isolation as isolation_levels
@@ -24,8 +25,19 @@ IRIS_CSV = PROVIDED_DIR / "data" / "iris.csv"
 
 def grade_numpy(intake: Intake | None, workspace: Workspace, isolation: str | None, deadline_at: float | None,
                 limits: Limits = Limits(), spec_folders: tuple[str, ...] = ("public", "hidden"),
-                unreadable: str | None = None, only: tuple[str, ...] | None = None) -> tuple[list[TestResult], str, str]:
-    """Sections 1.1 and 1.2 (the tests of the members in ``only``, when given): (results, isolation description, seed)."""
+                unreadable: str | None = None, only: tuple[str, ...] | None = None,
+                budget: float = NUMPY_BUDGET) -> tuple[list[TestResult], str, str]:
+    """Sections 1.1 and 1.2 (the tests of the members in ``only``, when given): (results, isolation description, seed).
+
+    Both sections together get ``budget`` seconds (and never run past ``deadline_at``): calls that each
+    stay under their own limit cannot add up to hold the grader; past it, the remaining tests fail at once.
+    """
+    budget_at = time.monotonic() + budget
+    if deadline_at is None or budget_at < deadline_at:
+        deadline_at, reason = budget_at, (f"the time budget of Sections 1.1 and 1.2 ({budget:g} s in all) was "
+                                          f"used up; look for slow or sleeping code")
+    else:
+        reason = "the grading deadline was reached"
     if intake is None:  # nothing readable: every module is blocked with the same message
         problems = {module: unreadable or "the submission could not be read" for module in SUBMITTED_MODULES}
         sources, seed, folder = {}, "0" * 64, workspace.path("worker")
@@ -35,6 +47,7 @@ def grade_numpy(intake: Intake | None, workspace: Workspace, isolation: str | No
                    if f"{m}.py" in intake.files}
         seed, folder = intake.digest, worker_copy(intake, workspace.path("worker"), PROVIDED_DIR)
     with Sandbox(folder, isolation, limits, blocked_modules=problems) as sandbox:
+        sandbox.deadline_at, sandbox.deadline_reason = deadline_at, reason
         context = SpecContext(sandbox, sources, problems, seed, IRIS_CSV)
         folders = [SPEC_DIR / f for f in spec_folders if (SPEC_DIR / f).is_dir()]
         results = run_specs(context, folders, AUTOGRADED_SECTIONS["numpy"] if "hidden" in spec_folders else (),
@@ -62,14 +75,15 @@ def grade(submission: Path, isolation: str | None = "auto", notebook: bool = Tru
           data_dir: Path | None = None, keep_dir: Path | None = None,
           threshold: float = FASHION_MIN_ACCURACY, cell_timeout: float | None = None,
           spec_folders: tuple[str, ...] = ("public", "hidden"), only: tuple[str, ...] | None = None,
-          threads: int | None = None) -> GradeResult:
-    """Grade ``submission`` (a folder or a zip). ``deadline``: seconds after which no new test starts.
+          threads: int | None = None, numpy_budget: float = NUMPY_BUDGET) -> GradeResult:
+    """Grade ``submission`` (a folder or a zip). ``deadline``: seconds after which nothing more runs (default:
+    derived from the outer limits, see grader.budget); ``numpy_budget``: seconds for Sections 1.1 and 1.2.
 
     ``only``: run the tests of these members alone (see grader.members). ``threads``: the thread budget of the
     notebook's kernel and evaluator (a batch's share of the cores); None leaves torch its own default.
     """
     start = time.monotonic()
-    deadline_at = start + deadline if deadline else None
+    deadline_at = start + (deadline if deadline and deadline > 0 else DEFAULT_DEADLINE)
     notes: list[str] = []
     isolation = isolation_levels.resolve(isolation)  # with its start-up check of the secrets (raises if refused)
     checks = secrets.check(isolation).as_dict() if isolation != "none" else {"level": "none", "safe": False}
@@ -92,7 +106,8 @@ def grade(submission: Path, isolation: str | None = "auto", notebook: bool = Tru
             blocked = {module: unreadable for module in SUBMITTED_MODULES}
         try:
             tests, description, seed = grade_numpy(intake, workspace, isolation, deadline_at,
-                                                   spec_folders=spec_folders, unreadable=unreadable, only=only)
+                                                   spec_folders=spec_folders, unreadable=unreadable, only=only,
+                                                   budget=numpy_budget)
             if notebook:
                 tests += _section_2(intake, workspace, isolation, deadline_at, data_dir, keep_dir, unreadable,
                                     threshold, cell_timeout, threads)

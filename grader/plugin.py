@@ -8,6 +8,8 @@ errors, skipped tests and tests never reached are failures in the results, never
 
 from __future__ import annotations
 
+import gc
+import sys
 import time
 import traceback
 
@@ -17,6 +19,7 @@ from grader.members import member_of
 from grader.results import TestResult
 from grader.sandbox.client import CallTimedOut, SandboxError, StudentRaised, Unavailable, WorkerDied
 
+LARGE_REPLIES = 1 << 20  # bytes received in one test (honest: < 64 KiB) past which its leftovers are collected at once
 HINTS = {
     "NotImplementedError": "this member is still the template's stub: replace the raise with your implementation",
     "ModuleNotFoundError": "check the file names and imports (modules are imported by file name, e.g. `from activations import ReLU`)",
@@ -87,9 +90,13 @@ class ResultsPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem) -> bool | None:
+        sandbox = getattr(self.context, "sandbox", None)
         if self.deadline_at is not None and time.monotonic() > self.deadline_at:
-            self._record(item, False, "not run: the grading deadline was reached before this test started")
+            reason = getattr(sandbox, "deadline_reason", "the grading deadline was reached")
+            self._record(item, False, f"not run: {reason}")
             return True
+        if sandbox is not None:
+            sandbox.begin_test()
         if hasattr(item.obj, "__score__"):
             del item.obj.__score__
         return None
@@ -98,6 +105,18 @@ class ResultsPlugin:
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
         outcome = yield
         report = outcome.get_result()
+        try:
+            self._report(item, call, report)
+        finally:
+            if call.excinfo is not None:
+                forget(call.excinfo.value)
+            sandbox = getattr(self.context, "sandbox", None)
+            if call.when == "teardown" and getattr(sandbox, "received_in_test", 0) > LARGE_REPLIES:
+                # Failed checks leave reference cycles (frames, their locals) that hold the arrays this test
+                # received; free them now rather than whenever the cyclic collector next runs.
+                gc.collect()
+
+    def _report(self, item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> None:
         if item.nodeid in self.results and self.results[item.nodeid].status == "failed":
             return  # keep the first failure (e.g. setup) over later phases
         if report.skipped:
@@ -132,6 +151,19 @@ class ResultsPlugin:
                 self._record(item, False, "not run: the test run stopped before this test")
             out.append(self.results[item.nodeid])
         return out
+
+
+def forget(exc: BaseException) -> None:
+    """Drop the locals of a failed test's frames (and pytest's copy of the last failure): the report is
+    already text, and those locals may hold large arrays the worker sent back."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        traceback.clear_frames(exc.__traceback__)
+        exc = exc.__cause__ or exc.__context__
+    for name in ("last_type", "last_value", "last_traceback", "last_exc"):
+        if hasattr(sys, name):
+            setattr(sys, name, None)
 
 
 def _number_key(number: str) -> tuple:

@@ -152,10 +152,11 @@ def test_hostile_submission_cannot_raise_its_score_or_break_the_grader(workdir, 
     assert len(loss) == 15 and all(t.status == "passed" for t in loss), [t.output for t in loss if t.status == "failed"]
     if name == "fifty_megabytes_printed_once":
         assert result.score == FULL  # printing is allowed, it is just not kept
+    elif name == "fifty_megabytes_of_output":  # never stopped for printing: only the time it takes counts
+        assert all(t.status == "passed" for t in result.tests if t.number.startswith("1.1")), \
+            [t.output for t in result.tests if t.number.startswith("1.1") and t.status == "failed"]
     else:
         assert result.score < FULL
-    if name == "fifty_megabytes_of_output":  # a flood is stopped and charged to the member that printed
-        assert "printed more than 128 MB" in numbers["1.1.1"].output + numbers["1.1.2"].output + numbers["1.1.3"].output
     if name in HONEST_BASELINE:  # the same wrong answers, without the tricks, score at least as much
         baseline = run(corpus.build(workdir / f"{name}_baseline", HONEST_BASELINE[name]))
         assert result.score <= baseline.score < FULL

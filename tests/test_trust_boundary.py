@@ -28,7 +28,8 @@ from grader.sandbox import cgroup, isolation, secrets, uids
 from grader.sandbox.client import Sandbox
 from grader.spec_run import SPEC_DIR
 from test_specs.support import loops
-from tests import corpus, hostile
+from tests import corpus
+from tests import hostile_trust as hostile
 
 GRADE_BOUND = 240  # seconds for one --no-notebook grading; an honest one takes about 5 s here
 FULL = 104.0

@@ -21,6 +21,7 @@ from pathlib import Path
 from grader import threads as thread_budget
 from grader.batch.usage import TreeUsage
 from grader import fstree, submission
+from grader.budget import BATCH_TIMEOUT, effective_deadline
 
 _running: set[subprocess.Popen] = set()
 _lock = threading.Lock()
@@ -76,10 +77,12 @@ def grade_one(payload: bytes | str, options: dict, name: str = "submission.zip")
                 str(tmp / "out" / "results.json"), "--record", str(tmp / "out" / "record.json"), "--quiet"]
         if not options.get("notebook", True):
             argv.append("--no-notebook")
-        for flag in ("isolation", "data_dir", "deadline", "accuracy_threshold", "threads"):
+        for flag in ("isolation", "data_dir", "accuracy_threshold", "threads"):
             if options.get(flag) is not None:
                 argv += [f"--{flag.replace('_', '-')}", str(options[flag])]
-        timeout = float(options.get("timeout") or 3600)
+        timeout = float(options.get("timeout") or BATCH_TIMEOUT)
+        # The grader stops itself (and writes its results) well before this process would kill it.
+        argv += ["--deadline", f"{effective_deadline(options.get('deadline'), timeout):g}"]
         # The grader's own process and its evaluator stay within the budget too.
         env = os.environ | thread_budget.environment(threads)
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

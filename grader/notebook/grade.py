@@ -36,18 +36,18 @@ _EVALUATE = ("import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); "
              "runpy.run_module('grader.notebook.evaluate', run_name='__main__', alter_sys=True)")
 
 
-def evaluate_outside(model: Path, data_root: Path, layout: str = "images",
-                     threads: int | None = None) -> tuple[dict | None, str | None]:
+def evaluate_outside(model: Path, data_root: Path, layout: str = "images", threads: int | None = None,
+                     timeout: float = EVALUATION_TIMEOUT) -> tuple[dict | None, str | None]:
     """Run the evaluator in a separate clean process, after the kernel has exited, within the thread budget."""
     if layout not in INPUT_SHAPES:  # written by the kernel: never trusted as an argument
         return None, f"the export named an unknown input layout {str(layout)[:40]!r}"
     try:
         done = subprocess.run([sys.executable, "-I", "-c", _EVALUATE, str(Path(__file__).resolve().parents[2]),
                                str(model), str(data_root), layout], capture_output=True, text=True,
-                              timeout=EVALUATION_TIMEOUT,
+                              timeout=max(1.0, timeout),
                               env=dict(isolation_levels.scrubbed_env(), **thread_environment(threads)))
     except subprocess.TimeoutExpired:
-        return None, f"evaluating the exported model took more than {EVALUATION_TIMEOUT} s"
+        return None, f"evaluating the exported model took more than {max(1.0, timeout):g} s"
     if done.returncode != 0:
         return None, f"the exported model could not be evaluated: {done.stderr.strip().splitlines()[-1:] or done.returncode}"
     return json.loads(done.stdout), None
@@ -92,7 +92,9 @@ def grade_notebook(intake: Intake | None, workspace: Workspace, isolation: str |
     kernel = SandboxedKernel(level, work, data_root, export, workspace.path("scratch", mode=0o711), threads=threads)
     run = execute(nb, kernel, min(cell_timeout, budget), budget)
     model = export / MODEL_FILE
-    evaluation, error = (evaluate_outside(model, data_root, run.export.get("input") or "images", threads)
+    # Evaluation too ends before the deadline (RESERVE was kept for it).
+    timeout = EVALUATION_TIMEOUT if deadline_at is None else min(EVALUATION_TIMEOUT, deadline_at - time.monotonic())
+    evaluation, error = (evaluate_outside(model, data_root, run.export.get("input") or "images", threads, timeout)
                          if model.is_file() and run.export.get("model")
                          else (None, None))
     if keep_dir is not None and run.notebook is not None:

@@ -16,7 +16,9 @@ from grader.sandbox.cgroup import PidsCgroup
 from grader.sandbox.isolation import Mount
 from grader.sandbox.limits import Limits
 
-KERNEL_LIMITS = Limits(address_space=8 << 30, cpu_seconds=3600, file_size=256 << 20, processes=512, open_files=1024)
+KERNEL_LIMITS = Limits(address_space=8 << 30, cpu_seconds=3600, file_size=256 << 20, processes=512, open_files=1024,
+                       tmp_bytes=512 << 20, shm_bytes=1 << 30,  # tmpfs sizes under bwrap (DataLoader workers use shm)
+                       work_bytes=1 << 30)
 KERNEL_NAME = "pa3-sandbox"
 
 
@@ -60,7 +62,8 @@ class SandboxedKernel:
     def __init__(self, level: str, work: Path, data: Path | None, export: Path, scratch: Path,
                  limits: Limits = KERNEL_LIMITS, threads: int | None = None) -> None:
         self.level = level
-        self.mounts = {"work": Mount(work, "/notebook", True), "export": Mount(export, "/export", True)}
+        # Under bwrap the working copy is a sized tmpfs: what the notebook saves there never reaches the host.
+        self.mounts = {"work": Mount(work, "/notebook", True, private=True), "export": Mount(export, "/export", True)}
         if data is not None:
             self.mounts["data"] = Mount(data, "/data", False)
         conn = scratch / "kernel"
@@ -86,7 +89,7 @@ class SandboxedKernel:
         else:
             program = [isolation.interpreter(), "-I", f"{runtime}/launch.py", config, "--", *kernel]
             mounts = [*self.mounts.values(), Mount(conn, str(conn), True)]
-            spec = isolation.wrap(level, program, mounts, self.mounts["work"], drop_in_argv=True)
+            spec = isolation.wrap(level, program, mounts, self.mounts["work"], drop_in_argv=True, limits=limits)
             owner = spec.drop_uid
             if owner is not None:
                 for folder in (work, export, conn):

@@ -4,6 +4,14 @@ Nothing the worker sends is unpickled or evaluated (see runtime/codec.py). A wor
 that dies, hangs or breaks the protocol is killed with everything it started and
 replaced by a fresh one on the next call; the failed call raises a SandboxError
 saying what happened.
+
+The worker runs student code in its own process, so student code can write to, read
+from or close the protocol's pipes. The grader therefore never blocks on them (both
+ends are non-blocking, every read and write has a deadline), matches each reply to its
+request by id, caps what one frame and one test may bring back, and treats anything
+out of turn as the end of that worker. Student output is drained by threads: the first
+``Limits.output_bytes`` are kept, the rest is spliced to /dev/null, so printing costs
+only time.
 """
 
 from __future__ import annotations
@@ -22,10 +30,12 @@ import time
 from pathlib import Path
 
 from grader.fstree import remove_tree
-from grader.sandbox import hostcaps, isolation, pipes, proctree
+from grader.sandbox import hostcaps, isolation, pipes, proctree, scratch
 from grader.sandbox.cgroup import PidsCgroup
 from grader.sandbox.limits import Limits
-from grader.sandbox.runtime.codec import Handle, ProtocolError, decode, encode, read_frame, write_frame
+from grader.sandbox.memcg import MemoryCgroup
+from grader.sandbox.runtime.codec import (MAX_JSON, FrameTooLarge, Handle, ProtocolError, decode, encode,
+                                         read_frame, write_frame)
 
 STARTUP_TIMEOUT = 60.0
 SIGNAL_CAUSES = {getattr(signal, name): cause for name, cause in {  # Windows has only some of these
@@ -58,16 +68,12 @@ class CallTimedOut(SandboxError):
     """A call did not return within its time limit; the worker was killed."""
 
 
-class OutputFlood(SandboxError):
-    """The worker printed more than its output budget; it was stopped."""
-
-
 class Unavailable(SandboxError):
     """The call was not attempted: the module has a submission problem, or the member hung before."""
 
 
 class _Drain(threading.Thread):
-    """Read a pipe to the end, keeping the first ``cap`` bytes and counting the rest."""
+    """Read a pipe to the end, keeping the first ``cap`` bytes and dropping (counting) the rest."""
 
     def __init__(self, stream, cap: int) -> None:
         super().__init__(daemon=True)
@@ -77,13 +83,30 @@ class _Drain(threading.Thread):
         self.start()
 
     def run(self) -> None:
+        fd = self.stream.fileno()
         try:
-            while chunk := self.stream.read1(1 << 20):
+            while len(self.kept) < self.cap:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    return
                 self.total += len(chunk)
-                if len(self.kept) < self.cap:
-                    self.kept += chunk[: self.cap - len(self.kept)]
+                self.kept += chunk[: self.cap - len(self.kept)]
+            self._discard(fd)
         except (OSError, ValueError):
             pass
+
+    def _discard(self, fd: int) -> None:
+        """Past the cap: move the bytes to /dev/null in the kernel (splice), never into this process."""
+        with open(os.devnull, "wb") as sink:
+            try:
+                while n := os.splice(fd, sink.fileno(), 1 << 20):
+                    self.total += n
+                return
+            except (AttributeError, OSError):
+                pass  # no splice here: read into one reused buffer instead
+            scratch = memoryview(bytearray(1 << 20))
+            while n := os.readv(fd, [scratch]):
+                self.total += n
 
     def text(self) -> str:
         text = self.kept.decode("utf-8", "replace")
@@ -154,10 +177,31 @@ class Sandbox:
         self._local = None
         self._drains: list[_Drain] = []
         self._stage: Path | None = None
+        self._next_id = 0
+        self._reply_left = limits.reply_bytes
+        self._memcg: MemoryCgroup | None = None
+        self._tmp: Path | None = None             # private TMPDIR at the user and process levels
+        self._folder: Path | None = None
+        self._original: set[str] | None = None    # the working copy's entries before any student code ran
+        self._baseline = (0, 0)
+        self._uid: int | None = None
+        self._since = 0.0
+        # Set by the caller: no call runs past it, and a call in progress is stopped at it.
+        self.deadline_at: float | None = None
+        self.deadline_reason = "the time budget for this part of the grading was used up"
+
+    def begin_test(self) -> None:
+        """A new test starts: its replies get a fresh ``Limits.reply_bytes`` budget."""
+        self._reply_left = self.limits.reply_bytes
+
+    @property
+    def received_in_test(self) -> int:
+        """Array bytes received since ``begin_test``."""
+        return self.limits.reply_bytes - self._reply_left
 
     @property
     def restarts(self) -> int:
-        """Workers replaced after a death, a timeout or a flood."""
+        """Workers replaced after a death, a timeout, a protocol break or a disk overrun."""
         return max(0, self.generation - 1)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -177,12 +221,23 @@ class Sandbox:
         request_r, request_w = (None, None) if stdio else os.pipe()
         response_r, response_w = (None, None) if stdio else os.pipe()
         folder = self._worker_folder()
-        spec = isolation.launch(self.level, folder, None if stdio else (request_r, response_w),
-                                json.dumps(self.limits.rlimits()))
+        if self.level != "bwrap" and self._tmp is None:  # bwrap gives it a sized tmpfs instead
+            self._tmp = Path(tempfile.mkdtemp(prefix="pa3-worker-tmp-"))
+        spec = isolation.launch(self.level, folder, None if stdio else (request_r, response_w), self.limits,
+                                self._tmp)
         if spec.drop_uid is not None:
             isolation.hand_over(folder, spec.drop_uid)
+            if self._tmp is not None:
+                isolation.hand_over(self._tmp, spec.drop_uid)
+        self._folder, self._uid = folder, spec.drop_uid
+        if self._original is None:
+            self._since = time.time() - 1  # what the sandbox uid made after this is this sandbox's
+            self._original = set(os.listdir(folder))
+            self._baseline = scratch.measure(folder, self.limits.work_files)
         self._cgroup = PidsCgroup.create(self.limits.processes, owner_uid=spec.drop_uid) if self.use_cgroup else None
-        argv = (self._cgroup.join_prefix() if self._cgroup else []) + spec.argv
+        self._memcg = MemoryCgroup.create(self.limits.memory_bytes, owner_uid=spec.drop_uid) if self.use_cgroup else None
+        argv = [*(self._memcg.join_prefix() if self._memcg else []), *(self._cgroup.join_prefix() if self._cgroup else []),
+                *spec.argv]
         try:
             self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stdio else subprocess.DEVNULL,
                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, **spec.popen)
@@ -195,6 +250,9 @@ class Sandbox:
             self._proc.stdin.close()
             self._proc.stdout.close()
         self._request_fd, self._response_fd = request_w, response_r
+        if hostcaps.pollable():  # the grader never blocks on the worker's pipes (elsewhere: threaded reads)
+            os.set_blocking(request_w, False)
+            os.set_blocking(response_r, False)
         self._drains = [_Drain(self._proc.stderr, self.limits.output_bytes)] if stdio else \
             [_Drain(self._proc.stdout, self.limits.output_bytes), _Drain(self._proc.stderr, self.limits.output_bytes)]
         self.generation += 1
@@ -230,9 +288,10 @@ class Sandbox:
         if self._proc is not None:
             self._kill()
         self._local = None
-        if self._stage is not None:
-            remove_tree(self._stage)  # whatever tree the worker built in it
-            self._stage = None
+        for folder in (self._tmp, self._stage):
+            if folder is not None:
+                remove_tree(folder)  # whatever tree the worker built in it
+        self._tmp = self._stage = None
 
     def _kill(self) -> None:
         proc, self._proc = self._proc, None
@@ -244,6 +303,8 @@ class Sandbox:
         if self._cgroup is not None:
             self._cgroup.kill_all()
         proctree.kill_tree(proc.pid, session=proc.pid)
+        if self._memcg is not None:
+            self._memcg.kill_all()
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -251,10 +312,48 @@ class Sandbox:
         for drain in self._drains:
             drain.join(timeout=2)
         self._drains = []
-        self._cgroup = None
+        self._cgroup = self._memcg = None
+        self._clear_writes()
 
-    def _flooded(self) -> bool:
-        return sum(d.total for d in self._drains) > self.limits.output_budget
+    def _clear_writes(self) -> None:
+        """Outside bwrap, the next worker starts from the working copy as it was (bwrap's tmpfs just vanishes)."""
+        if self.level == "bwrap" or self._folder is None:
+            return
+        scratch.remove_new(self._folder, self._original or set())
+        if self._tmp is not None:
+            scratch.remove_new(self._tmp, set())
+        if self._uid is not None and self.level == "user":
+            scratch.remove_owned(self._uid, self._since)
+
+    def _check_writes(self) -> None:
+        """Outside bwrap, the disk budget is checked during and after every call (RLIMIT_FSIZE bounds each
+        file meanwhile); over it, the worker is stopped and what it wrote removed."""
+        excess = self._writes_over_budget()
+        if excess:
+            self._kill()
+            raise WorkerDied(excess)
+
+    def _writes_over_budget(self) -> str | None:
+        if self.level == "bwrap" or self._folder is None:
+            return None
+        cap = self.limits.work_files
+        used, entries = scratch.measure(self._folder, cap + self._baseline[1])
+        used, entries = used - self._baseline[0], entries - self._baseline[1]
+        for folder in [self._tmp] if self._tmp is not None else []:
+            more = scratch.measure(folder, cap)
+            used, entries = used + more[0], entries + more[1]
+        if self._uid is not None and self.level == "user":
+            for path in scratch.owned_entries(self._uid, self._since):
+                try:
+                    more = scratch.measure(path, cap) if os.path.isdir(path) else (os.lstat(path).st_blocks * 512, 0)
+                except OSError:
+                    continue
+                used, entries = used + more[0], entries + more[1] + 1
+        if used > self.limits.work_bytes or entries > cap:
+            return (f"your code wrote {used >> 20} MB in {entries} files and folders; at most "
+                    f"{self.limits.work_bytes >> 20} MB in {cap} entries are allowed. The worker was stopped and "
+                    f"what it wrote was removed")
+        return None
 
     # -- calls -------------------------------------------------------------------------------
 
@@ -286,17 +385,22 @@ class Sandbox:
             message["value"], buffers = encode(value)
         if self.level == "none":
             return self._local_request(message, buffers)
+        timeout = timeout or self.call_timeout
+        if self._time_left() <= 0:
+            raise Unavailable(f"not run: {self.deadline_reason}")
         if self._proc is None:
             self.start()
         try:
-            return self._exchange(message, buffers, timeout or self.call_timeout)
+            try:
+                return self._exchange(message, buffers, timeout)
+            finally:
+                if self._proc is not None:
+                    self._check_writes()
         except CallTimedOut as exc:
+            if self._time_left() <= 0:
+                raise Unavailable(f"stopped: {self.deadline_reason}") from None
             if key:
-                self.bad_members[key] = f"not called again: {key} did not return within {timeout or self.call_timeout:g} s in an earlier test"
-            raise exc
-        except OutputFlood as exc:
-            if key:
-                self.bad_members[key] = f"not called again: {key} {exc}"
+                self.bad_members[key] = f"not called again: {key} did not return within {timeout:g} s in an earlier test"
             raise exc
         except WorkerDied as exc:
             if key:
@@ -305,44 +409,69 @@ class Sandbox:
                     self.bad_members[key] = f"not called again: {key} ended the worker twice ({exc})"
             raise exc
 
-    def _exchange(self, message: dict, buffers: list[bytes], timeout: float):
-        deadline = time.monotonic() + timeout
+    def _watch(self) -> None:
+        """Called while waiting for a reply: the disk budget holds during a call, not only after it."""
+        excess = self._writes_over_budget()
+        if excess:
+            raise _OverBudget(excess)
+
+    def _time_left(self) -> float:
+        return float("inf") if self.deadline_at is None else self.deadline_at - time.monotonic()
+
+    def _exchange(self, message: dict, buffers: list, timeout: float):
+        """One request and its reply, both within ``timeout`` (and the sandbox's deadline)."""
+        deadline = time.monotonic() + min(timeout, self._time_left())
+        self._next_id += 1
+        request_id = message["id"] = self._next_id
+        watch = None if self.level == "bwrap" else self._watch  # bwrap's tmpfs sizes bound it there
         try:
-            write_frame(self._request_fd, message, buffers)
+            if _readable_now(self._response_fd):
+                raise ProtocolError("it wrote to the grader between calls")
+            write_frame(self._request_fd, message, buffers, lambda fd, data: _write_before(fd, data, deadline))
             reply, reply_buffers = read_frame(self._response_fd,
-                                              lambda fd, n: _read_before(fd, n, deadline, self._flooded))
-            if self._flooded():  # the call returned, but printed past the budget on the way
-                raise OutputFlood
-        except OutputFlood:
+                                              lambda fd, view: _fill_before(fd, view, deadline, watch),
+                                              max_payload=self._reply_left, max_json=min(MAX_JSON, self._reply_left))
+            self._reply_left -= sum(len(b) for b in reply_buffers)
+            if not isinstance(reply, dict) or reply.get("id") != request_id:
+                raise ProtocolError("a reply came out of turn")
+            return self._unpack(reply, reply_buffers)
+        except _OverBudget as exc:
             self._kill()
-            raise OutputFlood(f"printed more than {self.limits.output_budget >> 20} MB; the worker was stopped") from None
+            raise WorkerDied(str(exc)) from None
         except TimeoutError:
             self._kill()
             raise CallTimedOut(f"did not return within {timeout:g} s; the worker was stopped") from None
-        except (EOFError, BrokenPipeError, OSError):
+        except (EOFError, BrokenPipeError, ConnectionError):
             status = self._death()
             raise WorkerDied(status) from None
-        except ProtocolError as exc:
+        except FrameTooLarge as exc:
             self._kill()
-            raise WorkerDied(f"the worker broke the protocol ({exc}); it was stopped") from None
-        return self._unpack(reply, reply_buffers)
+            raise WorkerDied(f"your code sent the grader more data than it accepts ({exc}; each test may receive "
+                             f"at most {self.limits.reply_bytes >> 20} MB); the worker was stopped") from None
+        except (ProtocolError, ValueError, TypeError, OverflowError, RecursionError, MemoryError) as exc:
+            self._kill()
+            text = str(exc)[:300] if isinstance(exc, ProtocolError) else type(exc).__name__
+            raise WorkerDied(f"the connection between the grader and the process running your code was "
+                             f"corrupted ({text}): does your code write to, read from or close file descriptors "
+                             f"it did not open? The worker was stopped and replaced") from None
 
-    def _unpack(self, reply, buffers):
-        if not isinstance(reply, dict):
-            raise WorkerDied("the worker sent a malformed reply")
+    def _unpack(self, reply: dict, buffers):
         if "error" in reply and isinstance(reply["error"], dict):
             err = reply["error"]
             text = lambda k, n=4000: str(err.get(k, ""))[:n]  # noqa: E731
             raise StudentRaised(text("type", 100) or "Exception", text("message"), text("traceback"), text("detail"))
+        if "ok" not in reply:
+            raise ProtocolError("a reply with neither a value nor an error")
         generation = self.generation
-        return decode(reply.get("ok"), buffers, lambda hid, type_name: Remote(self, Handle(hid, type_name), generation))
+        return decode(reply["ok"], buffers, lambda hid, type_name: Remote(self, Handle(hid, type_name), generation))
 
     def _local_request(self, message: dict, buffers: list[bytes]):
         worker = self._local or (self._start_local() or self._local)
         try:
-            value = worker.handle(json.loads(json.dumps(message)), buffers)
+            # Copies both ways, as the pipe would make: neither side may alias the other's arrays.
+            value = worker.handle(json.loads(json.dumps(message)), [bytearray(b) for b in buffers])
             tree, out = self._local_encode(value, worker.register)
-            return self._unpack({"ok": tree}, out)
+            return self._unpack({"ok": tree}, [bytearray(b) for b in out])
         except SandboxError:
             raise
         except BaseException as exc:  # noqa: BLE001 - same contract as the worker's reply
@@ -360,31 +489,76 @@ class Sandbox:
         return describe_exit(code, self.level) + (f"; its last output: {stderr_tail}" if stderr_tail else "")
 
 
-def _read_before(fd: int, n: int, deadline: float, flooded=lambda: False) -> bytes:
+def _readable_now(fd: int) -> bool:
+    """Bytes are waiting on ``fd`` (the worker's reply pipe, between calls: they came out of turn)."""
     if not hostcaps.pollable():
-        return pipes.read_before_threaded(fd, n, deadline, flooded, TimeoutError, OutputFlood)
-    chunks, got = [], 0
+        return False  # no poll (Windows): out-of-turn bytes show up as a malformed reply instead
     poller = select.poll()
-    poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
-    while got < n:
+    poller.register(fd, select.POLLIN)
+    return any(event & select.POLLIN for _, event in poller.poll(0))
+
+
+class _OverBudget(Exception):
+    """The worker wrote more than its disk budget while the grader waited for its reply."""
+
+
+WATCH_INTERVAL = 0.1  # s between disk-budget checks while a call runs (user and process levels)
+
+
+def _wait(fd: int, events: int, deadline: float, watch=None) -> None:
+    """Block until ``fd`` is ready for ``events`` (or hung up); TimeoutError at ``deadline``.
+    ``watch()`` runs every WATCH_INTERVAL of waiting and may raise to stop it."""
+    poller = select.poll()
+    poller.register(fd, events)
+    while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError
-        if not poller.poll(min(remaining, 0.2) * 1000):
-            if flooded():
-                raise OutputFlood
+        if poller.poll(min(remaining, WATCH_INTERVAL if watch else 1.0) * 1000):
+            return
+        if watch is not None:
+            watch()
+
+
+def _fill_before(fd: int, view: memoryview, deadline: float, watch=None) -> None:
+    """Fill ``view`` from a non-blocking ``fd`` by ``deadline`` (no copy: the bytes land in place)."""
+    if not hostcaps.pollable():  # Windows: blocking reads, each waited on in a thread
+        view[:] = pipes.read_before_threaded(fd, len(view), deadline, lambda: False, TimeoutError, TimeoutError)
+        return
+    got = 0
+    while got < len(view):
+        try:
+            n = os.readv(fd, [view[got:]])
+        except BlockingIOError:
+            _wait(fd, select.POLLIN, deadline, watch)
             continue
-        chunk = os.read(fd, min(n - got, 1 << 20))
-        if not chunk:
-            raise EOFError
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
+        if not n:
+            raise EOFError("the worker closed its end of the pipe")
+        got += n
+
+
+def _write_before(fd: int, data, deadline: float) -> None:
+    """Write all of ``data`` to a non-blocking ``fd`` by ``deadline``."""
+    view = memoryview(data).cast("B")
+    if not hostcaps.pollable():  # Windows: a blocking write, waited on in a thread
+        pipes.write_before_threaded(fd, view, deadline, TimeoutError)
+        return
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except BlockingIOError:
+            _wait(fd, select.POLLOUT, deadline)
+
+
+PROTOCOL_LOST = 86  # runtime/worker.py exits with it when its pipes to the grader are gone or corrupted
 
 
 def describe_exit(code: int | None, level: str) -> str:
     if code is None:
         return "the worker stopped answering and was killed"
+    if code == PROTOCOL_LOST:
+        return ("the worker lost its connection to the grader: does your code close, read from or write to "
+                "file descriptors it did not open?")
     if level == "bwrap" and code > 128:  # bwrap reports a signalled child as 128 + signal
         code = -(code - 128)
     if code < 0:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import json
 import os
 import shutil
 import stat
@@ -232,30 +233,41 @@ def resolve(requested: str | None) -> str:
 
 @dataclass(frozen=True)
 class Mount:
-    """A host folder the sandboxed process needs, and where it sees it under bwrap."""
+    """A host folder the sandboxed process needs, and where it sees it under bwrap.
+
+    ``private``: under bwrap, the folder is a size-limited tmpfs showing the source's entries read-only;
+    what the process writes there never reaches the host.
+    """
 
     source: Path
     target: str
     writable: bool = False
+    private: bool = False
 
     def visible(self, level: str) -> str:
         return self.target if level == "bwrap" else str(self.source)
 
 
-def wrap(level: str, program: list[str], mounts: list[Mount], chdir: Mount, drop_in_argv: bool = False) -> Launch:
+def wrap(level: str, program: list[str], mounts: list[Mount], chdir: Mount, drop_in_argv: bool = False,
+         limits=None) -> Launch:
     """The command running ``program`` at ``level`` (not "none"), with ``mounts`` visible and ``chdir`` as cwd.
 
     Paths in ``program`` must already be the visible ones (``Mount.visible``). With ``drop_in_argv`` the
     unprivileged uid is taken by ``setpriv`` in the command itself (for launchers that start the process
-    themselves, like jupyter_client); otherwise ``Launch.popen`` carries it.
+    themselves, like jupyter_client); otherwise ``Launch.popen`` carries it. ``limits`` (a Limits) sizes
+    the bwrap tmpfs mounts: /tmp, /dev/shm and private working copies.
     """
     popen: dict = {"env": scrubbed_env(), **hostcaps.session_popen()}
     drop = drops_privileges(level)
     uid = sandbox_uid() if drop else None
     setpriv = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
     if level == "bwrap":
+        def sized(size):
+            return ["--size", str(size)] if size else []
+
         argv = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--hostname", "pa3-sandbox",
-                "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+                "--proc", "/proc", "--dev", "/dev", *sized(getattr(limits, "tmp_bytes", None)), "--tmpfs", "/tmp",
+                *sized(getattr(limits, "shm_bytes", None)), "--tmpfs", "/dev/shm"]
         for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
             if os.path.islink(top):
                 argv += ["--symlink", os.readlink(top), top]
@@ -268,7 +280,12 @@ def wrap(level: str, program: list[str], mounts: list[Mount], chdir: Mount, drop
                 argv += ["--ro-bind", str(path), str(path)]
         argv += ["--ro-bind", str(RUNTIME_DIR), WORKER_IN_SANDBOX]
         for mount in mounts:
-            argv += ["--bind" if mount.writable else "--ro-bind", str(mount.source), mount.target]
+            if mount.private:
+                argv += [*sized(getattr(limits, "work_bytes", None)), "--tmpfs", mount.target]
+                for name in sorted(os.listdir(mount.source)):
+                    argv += ["--ro-bind", str(Path(mount.source) / name), f"{mount.target}/{name}"]
+            else:
+                argv += ["--bind" if mount.writable else "--ro-bind", str(mount.source), mount.target]
         argv += ["--chdir", chdir.target]
         if hostcaps.is_root() and not drop:
             # The runtime is only readable by root: stay root outside, but as uid 65534 with
@@ -292,18 +309,23 @@ def wrap(level: str, program: list[str], mounts: list[Mount], chdir: Mount, drop
     return result
 
 
-def launch(level: str, submission: Path, channel: tuple[int, int] | None, limits_json: str) -> Launch:
+def launch(level: str, submission: Path, channel: tuple[int, int] | None, limits, tmp: Path | None = None) -> Launch:
     """The command that starts a NumPy worker for ``submission`` at ``level`` (not "none").
 
     ``channel``: the (request, response) pipe fds the worker inherits; None where fds cannot be passed by
-    number (Windows): the worker then talks over its stdin/stdout (see hostcaps.fd_passing).
+    number (Windows): the worker then talks over its stdin/stdout (see hostcaps.fd_passing). Under bwrap
+    its working copy is private (a sized tmpfs); elsewhere ``tmp`` (or a private folder in its copy) is
+    its TMPDIR and HOME, never a /tmp shared with other students.
     """
-    folder = Mount(Path(submission), SUBMISSION_IN_SANDBOX, writable=True)
+    folder = Mount(Path(submission), SUBMISSION_IN_SANDBOX, writable=True, private=True)
     runtime = WORKER_IN_SANDBOX if level == "bwrap" else str(RUNTIME_DIR)
     fds = [str(fd) for fd in channel] if channel else ["stdio", "stdio"]
-    program = [interpreter(), "-I", os.path.join(runtime, "worker.py"), *fds, folder.visible(level), limits_json]
-    result = wrap(level, program, [folder], folder)
-    result.popen.update(env=worker_env() | private_tmp(level, submission))
+    program = [interpreter(), "-I", os.path.join(runtime, "worker.py"), *fds, folder.visible(level),
+               json.dumps(limits.rlimits())]
+    result = wrap(level, program, [folder], folder, limits=limits)
+    own = {"TMPDIR": str(tmp), "HOME": str(tmp)} if level != "bwrap" and tmp is not None else None
+    env = worker_env() | (own or private_tmp(level, submission))
+    result.popen.update(env=env)
     if channel:
         result.popen.update(pass_fds=tuple(channel))
     return result

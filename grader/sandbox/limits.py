@@ -14,8 +14,17 @@ class Limits:
     file_size: int = 16 << 20         # largest file it may write
     processes: int = 64               # tasks (pids cgroup where available; RLIMIT_NPROC for a dropped uid)
     open_files: int = 256
-    output_bytes: int = 64 << 10      # stdout/stderr kept per stream; the rest is counted and dropped
-    output_budget: int = 128 << 20    # total printed by one worker before it is stopped as a flood
+    output_bytes: int = 64 << 10      # stdout/stderr kept per stream; the rest is drained and dropped
+    reply_bytes: int = 32 << 20       # array bytes the grader accepts from the worker in one test (honest: < 64 KiB)
+    tmp_bytes: int = 64 << 20         # size of the worker's /tmp (a tmpfs under bwrap)
+    shm_bytes: int = 64 << 20         # size of its /dev/shm (a tmpfs under bwrap)
+    work_bytes: int = 64 << 20        # what it may add to its working copy (and private tmp at other levels)
+    work_files: int = 2000            # entries it may add there
+
+    @property
+    def memory_bytes(self) -> int:
+        """The memory cgroup's limit: its address space plus every tmpfs it can fill, and some page cache."""
+        return self.address_space + self.tmp_bytes + self.shm_bytes + self.work_bytes + (128 << 20)
 
     def rlimits(self) -> dict:
         """The names the worker understands (see runtime/worker.py)."""

@@ -1,4 +1,4 @@
-"""Reading a worker's pipe with a deadline where ``select.poll`` does not exist (Windows)."""
+"""Reading and writing a worker's pipe with a deadline where ``select.poll`` does not exist (Windows)."""
 
 from __future__ import annotations
 
@@ -42,3 +42,29 @@ def read_before_threaded(fd: int, n: int, deadline: float, flooded, timeout_erro
         chunks.append(reader.data)
         got += len(reader.data)
     return b"".join(chunks)
+
+
+class _Write(threading.Thread):
+    def __init__(self, fd: int, data) -> None:
+        super().__init__(daemon=True)  # left blocked only until the worker it writes to is killed
+        self.fd, self.data = fd, data
+        self.error: OSError | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            view = self.data
+            while view:
+                view = view[os.write(self.fd, view):]
+        except OSError as exc:
+            self.error = exc
+
+
+def write_before_threaded(fd: int, data, deadline: float, timeout_error: type[Exception]) -> None:
+    """Write all of ``data`` to ``fd`` before ``deadline``: the blocking write runs in a thread we wait on."""
+    writer = _Write(fd, data)
+    writer.join(max(0.0, deadline - time.monotonic()))
+    if writer.is_alive():
+        raise timeout_error
+    if writer.error is not None:
+        raise writer.error

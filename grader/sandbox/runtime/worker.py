@@ -12,8 +12,12 @@ per request:
     {"op": "sequence", "calls": [call or set, ...]}   in order, one round trip; an argument {"$r": i} is
                                                the result of call i, and "keep": false sends None back
 
-with ``{"ok": value}`` or ``{"error": {"type", "message", "traceback"}}``. Objects that cannot be
-sent stay here and travel as handles. Only the standard library and NumPy are imported.
+with ``{"id": same as the request, "ok": value}`` or ``{"id", "error": {"type", "message", "traceback"}}``.
+Objects that cannot be sent stay here and travel as handles. Only the standard library and NumPy are imported.
+
+Student code runs in this process and can reach the protocol's pipes (/proc/self/fd): the grader
+does not rely on it leaving them alone. Every reply carries its request's id, and the grader
+treats anything out of turn, malformed or oversized as the end of this worker.
 """
 
 import importlib
@@ -23,7 +27,7 @@ import sys
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from codec import Handle, decode, encode, read_frame, write_frame  # noqa: E402
+from codec import MAX_JSON, MAX_PAYLOAD, Handle, ProtocolError, decode, encode, frame_parts, read_frame  # noqa: E402
 
 try:
     import resource
@@ -33,6 +37,7 @@ LIMITS = {} if resource is None else {
     "as": resource.RLIMIT_AS, "cpu": resource.RLIMIT_CPU, "fsize": resource.RLIMIT_FSIZE,
     "nproc": resource.RLIMIT_NPROC, "core": resource.RLIMIT_CORE, "nofile": resource.RLIMIT_NOFILE}
 MAX_TEXT = 4000
+PROTOCOL_LOST = 86  # exit status: student code closed, redirected or wrote into the protocol's pipes
 
 
 def apply_limits(limits):
@@ -142,12 +147,28 @@ class Worker:
                 message, buffers = read_frame(request_fd)
             except EOFError:
                 return
+            except (OSError, ProtocolError, ValueError):
+                os._exit(PROTOCOL_LOST)  # quietly: a traceback here would only show the grader's paths
+            request_id = message.get("id") if isinstance(message, dict) else None
             try:
                 tree, out = encode(self.handle(message, buffers), self.register)
-                reply = {"ok": tree}
+                parts = frame_parts({"id": request_id, "ok": tree}, out)
+                sizes = len(parts[0]), sum(len(b) for b in out)
+                if sizes[0] > MAX_JSON + 8 or sizes[1] > MAX_PAYLOAD:
+                    raise ValueError(f"the value returned is too large to send to the grader ({sizes[0]} bytes of "
+                                     f"structure, {sizes[1]} bytes of arrays; the limits are {MAX_JSON} and "
+                                     f"{MAX_PAYLOAD})")
             except BaseException as exc:  # SystemExit and KeyboardInterrupt from student code included
-                reply, out = {"error": self.error(exc)}, []
-            write_frame(response_fd, reply, out)
+                parts = frame_parts({"id": request_id, "error": self.error(exc)}, [])
+            del message, buffers
+            try:
+                for part in parts:
+                    view = memoryview(part).cast("B")
+                    while view:
+                        view = view[os.write(response_fd, view):]
+            except OSError:
+                os._exit(PROTOCOL_LOST)
+            del parts
 
 
 def main():

@@ -1,0 +1,112 @@
+"""A memory cgroup per worker (when running as root with a writable memory controller).
+
+RLIMIT_AS bounds what the worker maps, but not what it puts in tmpfs (/tmp, /dev/shm, its
+working copy under bwrap) or SysV shared memory: those pages outlive any one mapping. A
+memory cgroup charges all of them, page cache included, to the worker; past its limit the
+kernel reclaims or kills inside the cgroup, never elsewhere. Without one, the equivalent is
+RLIMIT_AS plus the tmpfs sizes (``Limits.tmp_bytes`` and friends).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from pathlib import Path
+
+V1_ROOT = Path("/sys/fs/cgroup/memory")
+V2_ROOT = Path("/sys/fs/cgroup")
+PREFIX = "pa3-worker-mem-"
+
+
+def _base() -> tuple[Path, str] | None:
+    """(folder to create cgroups in, "v1" or "v2"), or None when no memory controller can be used."""
+    if os.geteuid() != 0:
+        return None
+    if (V1_ROOT / "memory.limit_in_bytes").exists() and os.access(V1_ROOT, os.W_OK):
+        return V1_ROOT, "v1"
+    controllers = V2_ROOT / "cgroup.subtree_control"
+    try:
+        if "memory" in controllers.read_text().split() and os.access(V2_ROOT, os.W_OK):
+            return V2_ROOT, "v2"
+    except OSError:
+        pass
+    return None
+
+
+def available() -> bool:
+    return _base() is not None
+
+
+class MemoryCgroup:
+    """Create with ``MemoryCgroup.create(limit_bytes)``; None when a memory cgroup cannot be made here."""
+
+    def __init__(self, path: Path, limit: int) -> None:
+        self.path, self.limit = path, limit
+
+    @classmethod
+    def create(cls, limit_bytes: int, owner_uid: int | None = None) -> "MemoryCgroup | None":
+        found = _base()
+        if found is None:
+            return None
+        base, version = found
+        path = base / f"{PREFIX}{uuid.uuid4().hex[:12]}"
+        try:
+            path.mkdir()
+            if version == "v1":
+                (path / "memory.limit_in_bytes").write_text(str(limit_bytes))
+                if (path / "memory.memsw.limit_in_bytes").exists():  # no swapping out of the limit either
+                    (path / "memory.memsw.limit_in_bytes").write_text(str(limit_bytes))
+            else:
+                (path / "memory.max").write_text(str(limit_bytes))
+                if (path / "memory.swap.max").exists():
+                    (path / "memory.swap.max").write_text("0")
+            if owner_uid is not None:  # a dropped uid may then move itself in
+                os.chown(path / "cgroup.procs", owner_uid, -1)
+        except OSError:
+            _remove(path)
+            return None
+        return cls(path, limit_bytes)
+
+    def join_prefix(self) -> list[str]:
+        """Argv prefix that moves the process into this cgroup, then execs the rest (composes with others)."""
+        return ["/bin/sh", "-c", f'echo $$ > "{self.path}/cgroup.procs" && exec "$@"', "pa3-memcg-join"]
+
+    def peak(self) -> int | None:
+        """Most memory charged so far (bytes), where the kernel reports it."""
+        for name in ("memory.max_usage_in_bytes", "memory.peak"):
+            try:
+                return int((self.path / name).read_text())
+            except (OSError, ValueError):
+                continue
+        return None
+
+    def kill_all(self, timeout: float = 5.0) -> None:
+        """SIGKILL everything in the cgroup until it is empty, then remove it (its charges go with it)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                pids = [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
+            except OSError:
+                break
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.01)
+        _remove(self.path)
+
+
+def _remove(path: Path) -> None:
+    for _ in range(100):
+        try:
+            path.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.02)  # tasks still exiting
