@@ -76,7 +76,7 @@ def probe(level: str, paths: list[Path]) -> list[str]:
     try:
         scratch.chmod(0o711)
         here = isolation.Mount(scratch, "/probe")
-        program = [sys.executable, "-I", "-S", "-c", PROBE, *map(str, paths)]
+        program = [isolation.interpreter(), "-I", "-S", "-c", PROBE, *map(str, paths)]
         spec = isolation.wrap(level, program, [here], here)
         popen = dict(spec.popen)
         popen.pop("start_new_session", None)
