@@ -221,8 +221,8 @@ class Sandbox:
         request_r, request_w = (None, None) if stdio else os.pipe()
         response_r, response_w = (None, None) if stdio else os.pipe()
         folder = self._worker_folder()
-        if self.level != "bwrap" and self._tmp is None:  # bwrap gives it a sized tmpfs instead
-            self._tmp = Path(tempfile.mkdtemp(prefix="pa3-worker-tmp-"))
+        # TMPDIR and HOME: bwrap's sized tmpfs, elsewhere a private folder inside the worker's own copy
+        # (counted in its disk budget, and never in a /tmp that other students or a full disk share).
         spec = isolation.launch(self.level, folder, None if stdio else (request_r, response_w), self.limits,
                                 self._tmp)
         if spec.drop_uid is not None:
