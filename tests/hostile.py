@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -21,6 +22,7 @@ from pathlib import Path
 import psutil
 
 from grader import PROJECT_ROOT
+from grader.sandbox import scratch
 from grader.sandbox.limits import Limits
 from tests import corpus
 
@@ -211,6 +213,7 @@ class Watched:
     returncode: int | None
     document: dict | None
     stderr: str
+    left_in_tmp: list[str]  # what the grader left in its own temporary folder (TMPDIR)
 
 
 def idle_rss() -> int:
@@ -227,8 +230,12 @@ def grade_watched(submission: Path, results: Path, *flags: str, limit: float) ->
     (and reported with returncode None) if it has not exited by itself after ``limit`` seconds."""
     argv = [sys.executable, "-m", "grader.cli", "grade", str(submission), "--no-notebook", "--quiet",
             "--results", str(results), *flags]
+    # A temporary folder of its own (reachable by the sandbox uid, like /tmp): whatever is left in it is its.
+    tmp = Path(tempfile.mkdtemp(prefix="pa3-hostile-tmp-", dir="/tmp"))
+    tmp.chmod(0o711)
     start = time.monotonic()
-    proc = psutil.Popen(argv, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = psutil.Popen(argv, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                        env=dict(os.environ, TMPDIR=str(tmp)))
     peak = [0]
 
     def sample():
@@ -251,7 +258,9 @@ def grade_watched(submission: Path, results: Path, *flags: str, limit: float) ->
     seconds = time.monotonic() - start
     sampler.join()
     document = json.loads(results.read_text()) if results.is_file() else None
-    return Watched(seconds, peak[0], code, document, stderr.decode(errors="replace")[-3000:])
+    left = sorted(os.listdir(tmp))
+    scratch.remove_tree(tmp)
+    return Watched(seconds, peak[0], code, document, stderr.decode(errors="replace")[-3000:], left)
 
 
 def leftover_processes(mark: str) -> list[int]:

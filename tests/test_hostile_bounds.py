@@ -70,6 +70,7 @@ def graded(tmp_path: Path, idle: int, kind: str, name: str, *flags: str) -> dict
     assert len(numbered) == 77 and document.get("max_score", sum(t["max_score"] for t in numbered)) >= FULL - 1e-9
     assert watched.peak_rss - idle < RSS_BOUND, f"grader RSS peaked at {watched.peak_rss >> 20} MB (idle {idle >> 20} MB)"
     assert hostile.leftover_processes(mark) == []
+    assert watched.left_in_tmp == [], "the grader left its temporary files behind"
     assert hostile.leftover_files(mark) == []
     assert not hostile.leftover_shm(mark)
     for test in document["tests"]:  # student-facing: never the grader's own traceback or paths
