@@ -259,3 +259,16 @@ def test_unavailable_levels_explain_themselves():
 def test_user_level_runs_as_nobody(probe_dir):
     with Sandbox(probe_dir, "user") as sb:
         assert sb.new("probe", "identity")["uid"] == isolation.sandbox_uid() != isolation.SANDBOX_UID
+
+
+def test_stopping_a_worker_spares_the_graders_other_children(probe_dir):
+    """The orphan sweep takes what the worker left, not the processes the grading process already had
+    (a notebook calling check(), a test runner, a batch's other work)."""
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        with Sandbox(probe_dir, "auto") as sb:
+            assert sb.new("probe", "echo", 1) == 1
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()

@@ -62,6 +62,7 @@ class SandboxedKernel:
     def __init__(self, level: str, work: Path, data: Path | None, export: Path, scratch: Path,
                  limits: Limits = KERNEL_LIMITS, threads: int | None = None) -> None:
         self.level = level
+        self.spare = proctree.children()  # the grader's children before the kernel: not the kernel's orphans
         # Under bwrap the working copy is a sized tmpfs: what the notebook saves there never reaches the host.
         self.mounts = {"work": Mount(work, "/notebook", True, private=True), "export": Mount(export, "/export", True)}
         if data is not None:
@@ -118,4 +119,4 @@ class SandboxedKernel:
             self.cgroup.kill_all()
         process = getattr(getattr(self.manager, "provisioner", None), "process", None)
         if process is not None:
-            proctree.kill_tree(process.pid, session=process.pid)
+            proctree.kill_tree(process.pid, session=process.pid, spare=self.spare)

@@ -217,6 +217,7 @@ class Sandbox:
             self._start_local()
             return
         proctree.become_subreaper()
+        self._spare = proctree.children()  # ours before the worker (a notebook's, pytest's): not its orphans
         stdio = not hostcaps.fd_passing()  # Windows: the protocol goes over the worker's stdin/stdout
         request_r, request_w = (None, None) if stdio else os.pipe()
         response_r, response_w = (None, None) if stdio else os.pipe()
@@ -302,7 +303,7 @@ class Sandbox:
                 pass
         if self._cgroup is not None:
             self._cgroup.kill_all()
-        proctree.kill_tree(proc.pid, session=proc.pid)
+        proctree.kill_tree(proc.pid, session=proc.pid, spare=getattr(self, "_spare", set()))
         if self._memcg is not None:
             self._memcg.kill_all()
         try:

@@ -71,6 +71,14 @@ def descendants(root: int, table: dict[int, tuple[int, int]] | None = None) -> s
     return found
 
 
+def children() -> set[int]:
+    """This process's children now: taken before a worker starts, so that sweeping orphans spares them."""
+    if not Path("/proc").exists():
+        return set()
+    me = os.getpid()
+    return {p for p, (ppid, _) in _table().items() if ppid == me}
+
+
 def kill_tree(pid: int, session: int | None = None, spare: set[int] = frozenset()) -> None:
     """SIGKILL ``pid``, its descendants, its session, and orphans re-parented to us (except ``spare``)."""
     if not Path("/proc").exists():  # macOS, Windows: the group (or the process) is all we can name
