@@ -87,7 +87,8 @@ def outputs(document: dict) -> str:
 PROTOCOL_MESSAGES = {
     "forged_reply": "out of turn", "deeply_nested_frame": "nests deeper", "oversized_frame_header": "more data than",
     "claims_gigabyte_buffer": "more data than", "malformed_json": "not JSON", "closes_protocol_pipes": "lost its connection",
-    "steals_requests": "did not return within", "garbage_between_calls": "corrupted",
+    "steals_requests": "did not return within",
+    "garbage_between_calls": ("corrupted", "more data than"),  # stray bytes read as a body, or as a huge header
 }
 
 
@@ -97,7 +98,8 @@ def test_protocol_attacks_fail_only_the_attacking_member(tmp_path, idle, honest_
     document = graded(tmp_path, idle, "protocol", name, *flags)
     honest = FULL if name == "garbage_between_calls" else honest_scores("protocol", name)
     assert document["score"] <= honest
-    assert PROTOCOL_MESSAGES[name] in outputs(document)
+    expected = PROTOCOL_MESSAGES[name]
+    assert any(text in outputs(document) for text in ([expected] if isinstance(expected, str) else expected))
     if name not in ("garbage_between_calls", "steals_requests"):  # these two leave threads that hit later calls
         loss = [t for t in document["tests"] if t["name"].startswith("CrossEntropyLoss")]
         assert all(t["status"] == "passed" for t in loss), "the loss module does not use ReLU: its points must stay"
