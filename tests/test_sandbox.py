@@ -272,3 +272,22 @@ def test_stopping_a_worker_spares_the_graders_other_children(probe_dir):
     finally:
         bystander.kill()
         bystander.wait()
+
+
+def test_memory_cgroups_of_a_killed_grader_are_reclaimed():
+    from grader.sandbox import memcg
+
+    if not memcg.available():
+        pytest.skip("no writable memory controller here (needs root and cgroups)")
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    base, _ = memcg._base()
+    stale = base / f"{memcg.PREFIX}{gone.pid}-1-0123456789ab"  # named after a grader that no longer runs
+    stale.mkdir()
+    memcg._reclaimed = False
+    fresh = memcg.MemoryCgroup.create(1 << 30)
+    try:
+        assert not stale.exists()
+        assert memcg.NAME.match(fresh.path.name)  # and the new one says whose it is
+    finally:
+        fresh.kill_all()

@@ -10,16 +10,38 @@ RLIMIT_AS plus the tmpfs sizes (``Limits.tmp_bytes`` and friends).
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 import uuid
 from pathlib import Path
 
-from grader.sandbox import hostcaps
+from grader.sandbox import hostcaps, proctree
 
 V1_ROOT = Path("/sys/fs/cgroup/memory")
 V2_ROOT = Path("/sys/fs/cgroup")
 PREFIX = "pa3-worker-mem-"
+# Named after the grader that made it (pid and start time), like the pids cgroups, so that the next
+# grader can tell a killed one's leftovers from a live one's.
+NAME = re.compile(r"^pa3-worker-mem-(?P<pid>\d+)-(?P<start>\d+)-[0-9a-f]+$")
+_reclaimed = False
+
+
+def reclaim_stale(base: Path) -> list[str]:
+    """Empty and remove the memory cgroups whose grader is gone."""
+    reclaimed = []
+    try:
+        candidates = [p for p in base.iterdir() if NAME.match(p.name)]
+    except OSError:
+        return reclaimed
+    for path in candidates:
+        match = NAME.match(path.name)
+        if proctree.tag_alive(match["pid"], match["start"]):
+            continue
+        MemoryCgroup(path, 0).kill_all()
+        if not path.exists():
+            reclaimed.append(path.name)
+    return reclaimed
 
 
 def _base() -> tuple[Path, str] | None:
@@ -53,7 +75,11 @@ class MemoryCgroup:
         if found is None:
             return None
         base, version = found
-        path = base / f"{PREFIX}{uuid.uuid4().hex[:12]}"
+        global _reclaimed
+        if not _reclaimed:  # once per grader: what a killed predecessor left
+            _reclaimed = True
+            reclaim_stale(base)
+        path = base / f"{PREFIX}{proctree.owner_tag()}-{uuid.uuid4().hex[:12]}"
         try:
             path.mkdir()
             if version == "v1":
