@@ -114,8 +114,12 @@ def grade(submission: Path, isolation: str | None = "auto", notebook: bool = Tru
         finally:  # the sandbox uid is this grader's alone: whatever it still runs or left in /tmp goes
             if checks.get("uid") is not None:
                 checks["after"] = uids.sweep(checks["uid"])
+    # Tests cut short by a time limit say so in their output ("not run: ..." / "stopped: ..."): the TA is told.
+    cut = sum(1 for t in tests if t.output.startswith(("not run: ", "stopped: ")))
+    if cut:
+        notes.append(f"{cut} test(s) were cut short by the grading's time limits (their outputs say which)")
     return GradeResult(tests=tests, execution_time=time.monotonic() - start, isolation=description, seed=seed,
                        notes=notes, hand_graded=list(HAND_GRADED),
                        extra={"intake": unreadable or "ok", "stub_members": stubs, "module_problems": blocked,
                               "problems": dict(intake.problems) if intake else {}, "threads": thread_record(threads),
-                              "isolation_checks": checks})
+                              "isolation_checks": checks, "cut_short": cut})

@@ -163,7 +163,10 @@ def test_a_hanging_grading_is_stopped_with_a_status(tmp_path):
     folder = corpus.build(tmp_path / "hang", {"loss.py": [("import numpy as np\n", "import numpy as np\nwhile True:\n    pass\n")]})
     start = time.monotonic()
     outcome = grade_one(pack_submission(folder), {"notebook": False, "timeout": 3})
-    assert outcome["status"] == "timeout" and "3 s" in outcome["message"]
+    # The grader's own deadline, derived from the timeout, usually stops it first and still writes results;
+    # on a slow start the batch kills it at the timeout. Either way it ends, with a status.
+    assert outcome["status"] == "timeout"
+    assert "3 s" in outcome["message"] or "cut short by the time limit" in outcome["message"]
     assert time.monotonic() - start < 60  # stopped at 3 s; the margin only allows for a busy machine
 
 

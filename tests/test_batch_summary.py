@@ -65,7 +65,8 @@ def test_the_summary_lists_who_needs_a_human_and_what_to_teach_again(mixed_class
     needs = page.index("Needs a human (4)")
     assert needs < page.index("Pass rate per graded member") < page.index("Pass rate per Section 2 item") \
         < page.index("Pass rate per test") < page.index("Grading time per submission")
-    assert "grading took longer than 8 s" in page and "not a readable zip" in page
+    # hal is stopped by the grader's own deadline (results written) or, on a slow start, killed at 8 s
+    assert ("grading took longer than 8 s" in page or "cut short by the time limit" in page) and "not a readable zip" in page
 
 
 def test_the_summary_renders_in_a_real_browser(mixed_class, tmp_path):

@@ -112,6 +112,11 @@ def grade_one(payload: bytes | str, options: dict, name: str = "submission.zip")
                 # A missing, misnamed or broken file is graded (its tests fail) and named for the TA.
                 problems = [str(p) for p in (extra.get("problems") or {}).values()]
                 outcome["message"] = "; ".join(problems) if intake == "ok" else intake
+                if extra.get("cut_short"):  # it stopped itself at its deadline: results written, grading partial
+                    outcome["status"] = "timeout"
+                    outcome["message"] = "; ".join(filter(None, [
+                        f"{extra['cut_short']} test(s) cut short by the time limit (results were written)",
+                        outcome["message"]]))
             else:
                 outcome["message"] = f"the grader exited with code {proc.returncode}: {stderr.strip()[-1500:]}"
     outcome["seconds"] = round(time.monotonic() - start, 3)
