@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 
 from grader import threads as thread_budget
+from grader.fstree import remove_tree
 from grader.sandbox import isolation, proctree
 from grader.sandbox.cgroup import PidsCgroup
 from grader.sandbox.isolation import Mount
@@ -20,6 +22,7 @@ KERNEL_LIMITS = Limits(address_space=8 << 30, cpu_seconds=3600, file_size=256 <<
                        tmp_bytes=512 << 20, shm_bytes=1 << 30,  # tmpfs sizes under bwrap (DataLoader workers use shm)
                        work_bytes=1 << 30)
 KERNEL_NAME = "pa3-sandbox"
+IPC_PATH_MAX = 100  # sun_path holds 108 bytes with its NUL; deep workspaces move the sockets to a short folder
 
 
 class _Manager(AsyncKernelManager):
@@ -51,6 +54,16 @@ def link_data_beside(work: Path, visible_root: str) -> None:
         link.symlink_to(f"{visible_root}/FashionMNIST", target_is_directory=True)
 
 
+def short_folder() -> Path:
+    """A private folder with a short path for the kernel's sockets (the first system temp folder that takes one)."""
+    for base in ("/tmp", "/dev/shm", "/var/tmp", "/run"):
+        try:
+            return Path(tempfile.mkdtemp(prefix="pa3-kernel-", dir=base))
+        except OSError:  # full, or not writable here
+            continue
+    raise OSError("no short temporary folder for the notebook kernel's sockets")
+
+
 class SandboxedKernel:
     """``manager`` is a KernelManager whose kernel runs at ``level`` with the given folders visible.
 
@@ -68,6 +81,9 @@ class SandboxedKernel:
         if data is not None:
             self.mounts["data"] = Mount(data, "/data", False)
         conn = scratch / "kernel"
+        self.short_conn = None
+        if len(str(conn / "kernel-99999")) > IPC_PATH_MAX:  # a ZMQ ipc:// socket path must fit sun_path
+            conn = self.short_conn = short_folder()
         conn.mkdir(parents=True, exist_ok=True)
         self.cgroup = None
         runtime = isolation.WORKER_IN_SANDBOX if level == "bwrap" else str(isolation.RUNTIME_DIR)
@@ -120,3 +136,6 @@ class SandboxedKernel:
         process = getattr(getattr(self.manager, "provisioner", None), "process", None)
         if process is not None:
             proctree.kill_tree(process.pid, session=process.pid, spare=self.spare)
+        if self.short_conn is not None:
+            remove_tree(self.short_conn)
+            self.short_conn = None
