@@ -71,7 +71,7 @@ def test_the_sandboxed_kernel_starts_within_its_budget(budget):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     with Workspace() as ws:
         kernel = SandboxedKernel(isolation.resolve("auto"), ws.path("notebook"), None, ws.path("export"),
-                                 ws.path("scratch"), threads=budget)
+                                 ws.path("scratch", mode=0o711), threads=budget)  # as grade_notebook makes it
         run = execute(nb, kernel, cell_timeout=120, budget=300)
     assert not run.errors and run.stopped is None, (run.errors, run.stopped)
     first, second = (json.loads(c.outputs[0]["text"]) for c in run.notebook.cells)
