@@ -66,19 +66,13 @@ for epoch in range(8):
     val_accuracies.append(correct / total)
     print(f"Epoch {epoch + 1}: train loss {train_losses[-1]:.3f}, val acc {val_accuracies[-1]:.3f}")"""
 
-LOSS_PLOT = """plt.plot(train_losses, label="train")
-plt.plot(val_losses, label="validation")
-plt.xlabel("epoch")
-plt.ylabel("loss")
-plt.legend()
-plt.show()"""
+def _plot(train: str, val: str, ylabel: str) -> str:
+    return (f'plt.plot({train}, label="train")\nplt.plot({val}, label="validation")\nplt.xlabel("epoch")\n'
+            f'plt.ylabel("{ylabel}")\nplt.legend()\nplt.show()')
 
-ACCURACY_PLOT = """plt.plot(train_accuracies, label="train")
-plt.plot(val_accuracies, label="validation")
-plt.xlabel("epoch")
-plt.ylabel("accuracy")
-plt.legend()
-plt.show()"""
+
+LOSS_PLOT = _plot("train_losses", "val_losses", "loss")
+ACCURACY_PLOT = _plot("train_accuracies", "val_accuracies", "accuracy")
 
 BASE = {"imports": IMPORTS, "data": DATA, "model": MODEL, "train": TRAIN, "loss_plot": LOSS_PLOT,
         "accuracy_plot": ACCURACY_PLOT}

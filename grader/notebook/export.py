@@ -6,6 +6,7 @@ the model in a clean process after the kernel has exited.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -96,8 +97,6 @@ del _pa3_export
 
 def cell_digest(source: str) -> str:
     """The key the tracker gives a cell: the same digest of the source it was sent."""
-    import hashlib
-
     return hashlib.sha1(source.encode("utf-8", "replace")).hexdigest()[:16]
 
 

@@ -107,22 +107,31 @@ class PidsCgroup:
 
     def kill_all(self, timeout: float = 5.0) -> None:
         """SIGKILL everything in the cgroup until it is empty, then remove it."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            pids = self.pids()
-            if not pids:
-                break
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.01)
-        for _ in range(100):
+        empty_and_remove(self.path, timeout)
+
+
+def empty_and_remove(path: Path, timeout: float = 5.0) -> None:
+    """SIGKILL every process in the cgroup at ``path`` until it is empty, then remove the cgroup
+    (any controller: pids or memory, whose charges go with it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            pids = [int(p) for p in (path / "cgroup.procs").read_text().split()]
+        except OSError:
+            break
+        if not pids:
+            break
+        for pid in pids:
             try:
-                self.path.rmdir()
-                return
-            except FileNotFoundError:
-                return
-            except OSError:
-                time.sleep(0.02)  # tasks still exiting
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.01)
+    for _ in range(100):
+        try:
+            path.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.02)  # tasks still exiting

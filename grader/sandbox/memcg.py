@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import time
 import uuid
 from pathlib import Path
 
 from grader.sandbox import hostcaps, proctree
+from grader.sandbox.cgroup import empty_and_remove
 
 V1_ROOT = Path("/sys/fs/cgroup/memory")
 V2_ROOT = Path("/sys/fs/cgroup")
@@ -93,7 +92,7 @@ class MemoryCgroup:
             if owner_uid is not None:  # a dropped uid may then move itself in
                 os.chown(path / "cgroup.procs", owner_uid, -1)
         except OSError:
-            _remove(path)
+            empty_and_remove(path, 0)
             return None
         return cls(path, limit_bytes)
 
@@ -112,29 +111,4 @@ class MemoryCgroup:
 
     def kill_all(self, timeout: float = 5.0) -> None:
         """SIGKILL everything in the cgroup until it is empty, then remove it (its charges go with it)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                pids = [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
-            except OSError:
-                break
-            if not pids:
-                break
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.01)
-        _remove(self.path)
-
-
-def _remove(path: Path) -> None:
-    for _ in range(100):
-        try:
-            path.rmdir()
-            return
-        except FileNotFoundError:
-            return
-        except OSError:
-            time.sleep(0.02)  # tasks still exiting
+        empty_and_remove(self.path, timeout)
