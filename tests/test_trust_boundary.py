@@ -371,9 +371,12 @@ def test_a_batch_timeout_leaves_no_process_of_the_killed_grader(tmp_path, grader
     folder = corpus.build(tmp_path / "hang", {"model.py": [("import numpy as np\n", "import numpy as np\n" + spawn)]})  # 20 s calls
     monkeypatch.setenv("TMPDIR", str(grader_tmp))
     outcome = grade_one(str(folder), {"notebook": False, "timeout": 8, "isolation": "user"})
-    # The grader's own deadline (derived from the batch timeout) usually stops it first; killed or not,
-    # nothing the submission started may survive.
-    assert outcome["status"] == "timeout"
+    # The grader's own deadline (derived from the batch timeout) usually stops it first, and on a quick machine
+    # its call limits may end every test before that deadline; killed, stopped or finished, nothing the
+    # submission started may survive, and whatever did not kill the grader wrote its results.
+    assert outcome["status"] in {"timeout", "graded"}, outcome["message"]
+    if outcome["status"] == "graded" or "results were written" in outcome["message"]:
+        assert outcome["gradescope"]["tests"]
     assert not any(marker in p for p in _cmdlines())
     for workspace in grader_tmp.iterdir():  # a killed grader's workspace goes with the next grading there
         fstree.remove_tree(workspace)

@@ -391,6 +391,8 @@ class Sandbox:
             raise Unavailable(f"not run: {self.deadline_reason}")
         if self._proc is None:
             self.start()
+        # Decided before the call: a wait cut by the grading's deadline is the grader's limit, not the student's.
+        by_deadline = self._time_left() <= timeout
         try:
             try:
                 return self._exchange(message, buffers, timeout)
@@ -398,7 +400,7 @@ class Sandbox:
                 if self._proc is not None:
                     self._check_writes()
         except CallTimedOut as exc:
-            if self._time_left() <= 0:
+            if by_deadline or self._time_left() <= 0:
                 raise Unavailable(f"stopped: {self.deadline_reason}") from None
             if key:
                 self.bad_members[key] = f"not called again: {key} did not return within {timeout:g} s in an earlier test"
