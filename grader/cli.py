@@ -44,7 +44,7 @@ def _grade(args: argparse.Namespace) -> int:
     from grader.grade import grade
     from grader.report import print_report
     from grader.results import write_results
-    from grader.sandbox.isolation import IsolationUnavailable
+    from grader.sandbox.errors import IsolationUnavailable
 
     try:
         result = grade(args.submission, isolation=args.isolation, notebook=not args.no_notebook,

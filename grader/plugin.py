@@ -17,7 +17,7 @@ import pytest
 
 from grader.members import member_of
 from grader.results import TestResult
-from grader.sandbox.client import CallTimedOut, SandboxError, StudentRaised, Unavailable, WorkerDied
+from grader.sandbox.errors import CallTimedOut, SandboxError, StudentRaised, Unavailable, WorkerDied
 
 LARGE_REPLIES = 1 << 20  # bytes received in one test (honest: < 64 KiB) past which its leftovers are collected at once
 HINTS = {

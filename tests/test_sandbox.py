@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from grader import PROJECT_ROOT
-from grader.sandbox import isolation
-from grader.sandbox.client import CallTimedOut, Sandbox, StudentRaised, Unavailable, WorkerDied
+from grader.sandbox import errors, isolation
+from grader.sandbox.client import Sandbox
+from grader.sandbox.errors import CallTimedOut, StudentRaised, Unavailable, WorkerDied
 from grader.sandbox.runtime.codec import Earlier, Handle, ProtocolError, decode, encode, read_frame, write_frame
 from tests.helpers import processes_with
 
@@ -251,7 +252,7 @@ def test_unavailable_levels_explain_themselves():
     assert "unknown isolation level" in isolation.unavailable_reason("chroot")
     if os.geteuid() == 0 and not isolation.can_drop_privileges():
         assert "not readable by an unprivileged user" in isolation.unavailable_reason("user")
-    with pytest.raises(isolation.IsolationUnavailable, match="--isolation chroot"):
+    with pytest.raises(errors.IsolationUnavailable, match="--isolation chroot"):
         isolation.resolve("chroot")
 
 

@@ -24,7 +24,7 @@ import pytest
 
 from grader import REFERENCE_DIR, fstree
 from grader.results import validate
-from grader.sandbox import cgroup, isolation, secrets, uids
+from grader.sandbox import cgroup, errors, isolation, secrets, uids
 from grader.sandbox.client import Sandbox
 from grader.spec_run import SPEC_DIR
 from test_specs.support import loops
@@ -261,7 +261,7 @@ def test_a_secret_the_grader_cannot_close_refuses_the_user_level(grader_tmp, mon
 
     monkeypatch.setattr(secrets, "secret_paths", lambda: [ours, theirs])
     monkeypatch.setattr(secrets, "_checks", {})
-    with pytest.raises(isolation.IsolationUnavailable, match="theirs.py .owner uid 12345.*not the grader's"):
+    with pytest.raises(errors.IsolationUnavailable, match="theirs.py .owner uid 12345.*not the grader's"):
         isolation.resolve("user")
     assert secrets.check("user").as_dict()["safe"] is False
     shutil.rmtree(folder)

@@ -1,5 +1,10 @@
 """A Jupyter kernel started inside the sandbox, reached over ZMQ ipc:// sockets in a bind-mounted folder
-(the kernel has no network namespace to share with the grader)."""
+(the kernel has no network namespace to share with the grader).
+
+Its life as a sandboxed process (folders handed to its uid, its cgroup, the kill of everything it
+started) is grader/sandbox/process.py's, as for the NumPy worker; what is here is Jupyter's part:
+the kernel spec, the connection file, the sockets' folder and the kernel's environment.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +18,10 @@ from jupyter_client.kernelspec import KernelSpecManager
 
 from grader import threads as thread_budget
 from grader.fstree import remove_tree
-from grader.sandbox import isolation, proctree
-from grader.sandbox.cgroup import PidsCgroup
+from grader.sandbox import isolation
 from grader.sandbox.isolation import Mount
 from grader.sandbox.limits import Limits
+from grader.sandbox.process import SandboxedProcess
 
 KERNEL_LIMITS = Limits(address_space=8 << 30, cpu_seconds=3600, file_size=256 << 20, processes=512, open_files=1024,
                        tmp_bytes=512 << 20, shm_bytes=1 << 30,  # tmpfs sizes under bwrap (DataLoader workers use shm)
@@ -75,7 +80,10 @@ class SandboxedKernel:
     def __init__(self, level: str, work: Path, data: Path | None, export: Path, scratch: Path,
                  limits: Limits = KERNEL_LIMITS, threads: int | None = None) -> None:
         self.level = level
-        self.spare = proctree.children()  # the grader's children before the kernel: not the kernel's orphans
+        # First: it notes the grader's children before the kernel, never taken for the kernel's orphans.
+        # The kernel's limits are as they were before process.py: a pids cgroup and no memory cgroup (its
+        # memory is bounded by RLIMIT_AS and the tmpfs sizes), and no subreaper is asked for on its behalf.
+        self.process = SandboxedProcess(level, limits, memory_cgroup=False, subreaper=False)
         # Under bwrap the working copy is a sized tmpfs: what the notebook saves there never reaches the host.
         self.mounts = {"work": Mount(work, "/notebook", True, private=True), "export": Mount(export, "/export", True)}
         if data is not None:
@@ -85,7 +93,6 @@ class SandboxedKernel:
         if len(str(conn / "kernel-99999")) > IPC_PATH_MAX:  # a ZMQ ipc:// socket path must fit sun_path
             conn = self.short_conn = short_folder()
         conn.mkdir(parents=True, exist_ok=True)
-        self.cgroup = None
         runtime = isolation.WORKER_IN_SANDBOX if level == "bwrap" else str(isolation.RUNTIME_DIR)
         # No MPLBACKEND (ipykernel's inline backend captures the figures); torch's own thread count
         # unless the batch plan gives a budget. Students never share a /tmp (private TMPDIR and HOME), and
@@ -106,13 +113,11 @@ class SandboxedKernel:
         else:
             program = [isolation.interpreter(), "-I", f"{runtime}/launch.py", config, "--", *kernel]
             mounts = [*self.mounts.values(), Mount(conn, str(conn), True)]
+            # jupyter_client starts it, so the uid is dropped by setpriv in the argv, after the cgroup join.
             spec = isolation.wrap(level, program, mounts, self.mounts["work"], drop_in_argv=True, limits=limits)
             owner = spec.drop_uid
-            if owner is not None:
-                for folder in (work, export, conn):
-                    isolation.hand_over(folder, owner)
-            self.cgroup = PidsCgroup.create(limits.processes, owner_uid=None)
-            argv = (self.cgroup.join_prefix() if self.cgroup else []) + spec.argv
+            self.process.hand_over(spec, [work, export, conn])
+            argv = self.process.command(spec)
             self.description = spec.description
         specs = scratch / "kernelspecs"
         (specs / KERNEL_NAME).mkdir(parents=True, exist_ok=True)
@@ -131,11 +136,10 @@ class SandboxedKernel:
 
     def close(self) -> None:
         """Stop the kernel and everything it started (nbclient has already asked it to shut down)."""
-        if self.cgroup is not None:
-            self.cgroup.kill_all()
         process = getattr(getattr(self.manager, "provisioner", None), "process", None)
-        if process is not None:
-            proctree.kill_tree(process.pid, session=process.pid, spare=self.spare)
+        if process is not None:  # started by jupyter_client, which also waits for it
+            self.process.adopt(process.pid)
+        self.process.kill()
         if self.short_conn is not None:
             remove_tree(self.short_conn)
             self.short_conn = None

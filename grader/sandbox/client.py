@@ -21,7 +21,6 @@ import json
 import os
 import select
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -30,46 +29,18 @@ import time
 from pathlib import Path
 
 from grader.fstree import remove_tree
-from grader.sandbox import hostcaps, isolation, pipes, proctree, scratch
-from grader.sandbox.cgroup import PidsCgroup
+from grader.sandbox import hostcaps, isolation, pipes, scratch
+from grader.sandbox.errors import CallTimedOut, SandboxError, StudentRaised, Unavailable, WorkerDied
 from grader.sandbox.limits import Limits
-from grader.sandbox.memcg import MemoryCgroup
+from grader.sandbox.process import SandboxedProcess, describe_exit
 from grader.sandbox.runtime.codec import (MAX_JSON, FrameTooLarge, Handle, ProtocolError, decode, encode,
                                          read_frame, write_frame)
 
 STARTUP_TIMEOUT = 60.0
-SIGNAL_CAUSES = {getattr(signal, name): cause for name, cause in {  # Windows has only some of these
-    "SIGKILL": "killed (out of memory, over the process limit, or stopped by the grader)",
-    "SIGXCPU": "stopped: CPU time limit exceeded",
-    "SIGXFSZ": "stopped: file size limit exceeded (it wrote too large a file)",
-    "SIGSEGV": "crashed with a segmentation fault",
-    "SIGABRT": "aborted",
-    "SIGTERM": "terminated",
-}.items() if hasattr(signal, name)}
-
-
-class SandboxError(Exception):
-    """A call into student code did not produce a value."""
-
-
-class StudentRaised(SandboxError):
-    """Student code raised an exception (reported with the student's own frames only)."""
-
-    def __init__(self, type_name: str, message: str, traceback: str = "", detail: str = "") -> None:
-        self.type_name, self.message, self.traceback, self.detail = type_name, message, traceback, detail
-        super().__init__(f"{type_name}: {message}")
-
-
-class WorkerDied(SandboxError):
-    """The worker process ended during a call (os._exit, a crash, a limit)."""
-
-
-class CallTimedOut(SandboxError):
-    """A call did not return within its time limit; the worker was killed."""
-
-
-class Unavailable(SandboxError):
-    """The call was not attempted: the module has a submission problem, or the member hung before."""
+DEATH_WAIT = 5.0  # s a worker that closed its pipe gets to finish dying, so that its exit status can be told
+PROTOCOL_LOST = 86  # runtime/worker.py exits with it when its pipes to the grader are gone or corrupted
+KNOWN_EXITS = {PROTOCOL_LOST: "the worker lost its connection to the grader: does your code close, read from or "
+                              "write to file descriptors it did not open?"}
 
 
 class _Drain(threading.Thread):
@@ -172,14 +143,12 @@ class Sandbox:
         self.generation = 0  # workers started so far; remote handles carry it
         self.use_cgroup = use_cgroup
         self.description = isolation.describe(self.level)
-        self._proc: subprocess.Popen | None = None
-        self._cgroup: PidsCgroup | None = None
+        self._proc: SandboxedProcess | None = None  # the worker now running, its cgroups and its kill
         self._local = None
         self._drains: list[_Drain] = []
         self._stage: Path | None = None
         self._next_id = 0
         self._reply_left = limits.reply_bytes
-        self._memcg: MemoryCgroup | None = None
         self._tmp: Path | None = None             # private TMPDIR at the user and process levels
         self._folder: Path | None = None
         self._original: set[str] | None = None    # the working copy's entries before any student code ran
@@ -216,8 +185,8 @@ class Sandbox:
         if self.level == "none":
             self._start_local()
             return
-        proctree.become_subreaper()
-        self._spare = proctree.children()  # ours before the worker (a notebook's, pytest's): not its orphans
+        # First: it notes the grader's own children (a notebook's, pytest's), never taken for the worker's orphans.
+        process = SandboxedProcess(self.level, self.limits, cgroups=self.use_cgroup)
         stdio = not hostcaps.fd_passing()  # Windows: the protocol goes over the worker's stdin/stdout
         request_r, request_w = (None, None) if stdio else os.pipe()
         response_r, response_w = (None, None) if stdio else os.pipe()
@@ -226,36 +195,30 @@ class Sandbox:
         # (counted in its disk budget, and never in a /tmp that other students or a full disk share).
         spec = isolation.launch(self.level, folder, None if stdio else (request_r, response_w), self.limits,
                                 self._tmp)
-        if spec.drop_uid is not None:
-            isolation.hand_over(folder, spec.drop_uid)
-            if self._tmp is not None:
-                isolation.hand_over(self._tmp, spec.drop_uid)
+        process.hand_over(spec, [folder, self._tmp])
         self._folder, self._uid = folder, spec.drop_uid
         if self._original is None:
             self._since = time.time() - 1  # what the sandbox uid made after this is this sandbox's
             self._original = set(os.listdir(folder))
             self._baseline = scratch.measure(folder, self.limits.work_files)
-        self._cgroup = PidsCgroup.create(self.limits.processes, owner_uid=spec.drop_uid) if self.use_cgroup else None
-        self._memcg = MemoryCgroup.create(self.limits.memory_bytes, owner_uid=spec.drop_uid) if self.use_cgroup else None
-        argv = [*(self._memcg.join_prefix() if self._memcg else []), *(self._cgroup.join_prefix() if self._cgroup else []),
-                *spec.argv]
         try:
-            self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stdio else subprocess.DEVNULL,
-                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, **spec.popen)
+            popen = process.launch(spec, stdin=subprocess.PIPE if stdio else subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         finally:
-            for fd in (request_r, response_w):
+            for fd in (request_r, response_w):  # the worker's ends: only it holds them now
                 if fd is not None:
                     os.close(fd)
+        self._proc = process
         if stdio:  # own copies, closed by _kill like the pipes; the worker sends prints to stderr
-            request_w, response_r = os.dup(self._proc.stdin.fileno()), os.dup(self._proc.stdout.fileno())
-            self._proc.stdin.close()
-            self._proc.stdout.close()
+            request_w, response_r = os.dup(popen.stdin.fileno()), os.dup(popen.stdout.fileno())
+            popen.stdin.close()
+            popen.stdout.close()
         self._request_fd, self._response_fd = request_w, response_r
         if hostcaps.pollable():  # the grader never blocks on the worker's pipes (elsewhere: threaded reads)
             os.set_blocking(request_w, False)
             os.set_blocking(response_r, False)
-        self._drains = [_Drain(self._proc.stderr, self.limits.output_bytes)] if stdio else \
-            [_Drain(self._proc.stdout, self.limits.output_bytes), _Drain(self._proc.stderr, self.limits.output_bytes)]
+        self._drains = [_Drain(popen.stderr, self.limits.output_bytes)] if stdio else \
+            [_Drain(popen.stdout, self.limits.output_bytes), _Drain(popen.stderr, self.limits.output_bytes)]
         self.generation += 1
         try:
             self.info = self._exchange({"op": "ping"}, [], STARTUP_TIMEOUT)
@@ -295,25 +258,18 @@ class Sandbox:
         self._tmp = self._stage = None
 
     def _kill(self) -> None:
-        proc, self._proc = self._proc, None
+        """Stop the worker and everything it started, collect it and its output, remove what it wrote."""
+        process, self._proc = self._proc, None
         for fd in (self._request_fd, self._response_fd):
             try:
                 os.close(fd)
             except OSError:
                 pass
-        if self._cgroup is not None:
-            self._cgroup.kill_all()
-        proctree.kill_tree(proc.pid, session=proc.pid, spare=getattr(self, "_spare", set()))
-        if self._memcg is not None:
-            self._memcg.kill_all()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-        for drain in self._drains:
+        process.kill()
+        process.reap()
+        for drain in self._drains:  # the output pipes closed with the last process holding them
             drain.join(timeout=2)
         self._drains = []
-        self._cgroup = self._memcg = None
         self._clear_writes()
 
     def _clear_writes(self) -> None:
@@ -482,14 +438,12 @@ class Sandbox:
             raise StudentRaised(err["type"], err["message"], err["traceback"], err["detail"]) from None
 
     def _death(self) -> str:
-        proc = self._proc
-        try:
-            code = proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            code = None
+        """Why the worker ended (it closed its pipe): its exit status and the end of its output."""
+        code = self._proc.wait(DEATH_WAIT)
         stderr_tail = self._drains[-1].text()[-600:].strip() if self._drains else ""
         self._kill()
-        return describe_exit(code, self.level) + (f"; its last output: {stderr_tail}" if stderr_tail else "")
+        return (describe_exit(code, self.level, KNOWN_EXITS)
+                + (f"; its last output: {stderr_tail}" if stderr_tail else ""))
 
 
 def _readable_now(fd: int) -> bool:
@@ -552,20 +506,3 @@ def _write_before(fd: int, data, deadline: float) -> None:
         except BlockingIOError:
             _wait(fd, select.POLLOUT, deadline)
 
-
-PROTOCOL_LOST = 86  # runtime/worker.py exits with it when its pipes to the grader are gone or corrupted
-
-
-def describe_exit(code: int | None, level: str) -> str:
-    if code is None:
-        return "the worker stopped answering and was killed"
-    if code == PROTOCOL_LOST:
-        return ("the worker lost its connection to the grader: does your code close, read from or write to "
-                "file descriptors it did not open?")
-    if level == "bwrap" and code > 128:  # bwrap reports a signalled child as 128 + signal
-        code = -(code - 128)
-    if code < 0:
-        sig = signal.Signals(-code) if -code in signal.Signals._value2member_map_ else None
-        name = sig.name if sig else f"signal {-code}"
-        return f"the worker was {SIGNAL_CAUSES.get(sig, 'ended by ' + name)} ({name})"
-    return f"the worker exited with code {code} during the call (os._exit, or a crash in native code)"

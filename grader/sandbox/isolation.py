@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.sandbox import hostcaps
+from grader.sandbox.errors import IsolationUnavailable
 
 LEVELS = ("bwrap", "user", "process", "none")
 SANDBOX_UID = SANDBOX_GID = 65534  # nobody / nogroup: only inside bwrap's own user namespace
@@ -28,10 +29,6 @@ PRIVATE_TMP = ".tmp"  # at the user level, each worker's TMPDIR and HOME, inside
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 WORKER_IN_SANDBOX = "/opt/pa3-worker"
 SUBMISSION_IN_SANDBOX = "/submission"
-
-
-class IsolationUnavailable(RuntimeError):
-    """The requested isolation level cannot run on this machine; the message says why."""
 
 
 @dataclass

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from grader.sandbox import hostcaps, isolation
+from grader.sandbox.errors import IsolationUnavailable
 
 PROBE = """
 import json, os, sys
@@ -82,11 +83,11 @@ def probe(level: str, paths: list[Path]) -> list[str]:
         popen.pop("start_new_session", None)
         done = subprocess.run(spec.argv, capture_output=True, text=True, timeout=PROBE_TIMEOUT, **popen)
         if done.returncode != 0:
-            raise isolation.IsolationUnavailable(
+            raise IsolationUnavailable(
                 f"--isolation {level}: the sandbox could not run its start-up check: {done.stderr.strip()[-300:]}")
         return list(json.loads(done.stdout))
     except (OSError, subprocess.SubprocessError, ValueError) as exc:
-        raise isolation.IsolationUnavailable(f"--isolation {level}: the start-up check failed ({exc})") from None
+        raise IsolationUnavailable(f"--isolation {level}: the start-up check failed ({exc})") from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
