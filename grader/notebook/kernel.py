@@ -80,9 +80,9 @@ class SandboxedKernel:
     def __init__(self, level: str, work: Path, data: Path | None, export: Path, scratch: Path,
                  limits: Limits = KERNEL_LIMITS, threads: int | None = None) -> None:
         self.level = level
-        # First: it notes the grader's children before the kernel, never taken for the kernel's orphans.
-        # The kernel's limits are as they were before process.py: a pids cgroup and no memory cgroup (its
-        # memory is bounded by RLIMIT_AS and the tmpfs sizes), and no subreaper is asked for on its behalf.
+        # Made first: it notes the grader's children now, never taken for the kernel's orphans. A pids cgroup
+        # only (RLIMIT_AS and the bwrap tmpfs sizes bound the kernel's memory), and the grader is not made a
+        # subreaper for it.
         self.process = SandboxedProcess(level, limits, memory_cgroup=False, subreaper=False)
         # Under bwrap the working copy is a sized tmpfs: what the notebook saves there never reaches the host.
         self.mounts = {"work": Mount(work, "/notebook", True, private=True), "export": Mount(export, "/export", True)}
@@ -137,7 +137,7 @@ class SandboxedKernel:
     def close(self) -> None:
         """Stop the kernel and everything it started (nbclient has already asked it to shut down)."""
         process = getattr(getattr(self.manager, "provisioner", None), "process", None)
-        if process is not None:  # started by jupyter_client, which also waits for it
+        if process is not None:  # jupyter_client started it and keeps its Popen: killed here, collected there
             self.process.adopt(process.pid)
         self.process.kill()
         if self.short_conn is not None:

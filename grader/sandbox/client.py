@@ -12,6 +12,9 @@ request by id, caps what one frame and one test may bring back, and treats anyth
 out of turn as the end of that worker. Student output is drained by threads: the first
 ``Limits.output_bytes`` are kept, the rest is spliced to /dev/null, so printing costs
 only time.
+
+Starting, killing and reaping the worker process (its uid, cgroups and whole tree) is
+process.py's ``SandboxedProcess``, shared with the notebook kernel; the errors are in errors.py.
 """
 
 from __future__ import annotations
