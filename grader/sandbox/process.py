@@ -74,6 +74,7 @@ class SandboxedProcess:
 
     def command(self, spec: Launch) -> list[str]:
         """``spec.argv`` behind the prefixes that move it into fresh cgroups (pids, then memory when asked).
+        Once per process: each call makes new cgroups.
 
         The prefixes run as whoever the launcher starts: the sandbox uid when Popen drops to it
         (``spec.popen`` has ``user``), which must then be allowed to write ``cgroup.procs``; the grader's
