@@ -104,3 +104,32 @@ def test_grade_result_round_trips_through_its_dict():
     record = json.loads(json.dumps(result.to_dict()))
     assert record["score"] == 2.5 and record["max_score"] == 3
     assert GradeResult.from_dict(record) == result
+
+
+def test_section_2_gets_its_options(monkeypatch, synth_root, tmp_path):
+    """grade() hands Section 2 the options whole: the kernel's thread budget, the cell timeout and notebook
+    budget the run is given (the kernel itself is not started here)."""
+    from grader import REFERENCE_DIR
+    from grader.grade import grade
+    from grader.notebook import grade as notebook_grade
+
+    seen = {}
+
+    class Kernel:
+        def __init__(self, level, work, data, export, scratch, threads=None):
+            seen.update(level=level, threads=threads)
+
+    def execute(nb, kernel, cell_timeout, budget):
+        seen.update(cell_timeout=cell_timeout, budget=budget)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(notebook_grade, "SandboxedKernel", Kernel)
+    monkeypatch.setattr(notebook_grade, "execute", execute)
+    options = GradeOptions(data_dir=synth_root, cell_timeout=7, notebook_budget=77, threads=2, threshold=0.5,
+                           keep_dir=tmp_path)
+    result = grade(REFERENCE_DIR, options)
+    section2 = [t for t in result.tests if t.number.startswith("2.")]
+    assert section2 and all("RuntimeError: stop here" in t.output for t in section2)
+    assert seen["threads"] == 2 and seen["cell_timeout"] == 7 and 0 < seen["budget"] <= 77
+    assert seen["level"] == result.isolation.split(":", 1)[0]  # the level grade() resolved, not "auto"
+    assert result.extra["threads"]["budget"] == 2
