@@ -89,14 +89,14 @@ class GradeOptions:
                                     data_dir=data if data.exists() else None, keep_dir=root / "results")
 
     def to_argv(self) -> list[str]:
-        """The `pa3 grade` flags for these options.
+        """The `pa3 grade` flags for these options (what pa3 batch's grading processes are started with).
 
-        `pa3 grade` has no flags for the rest: ``cell_timeout`` and ``notebook_budget`` are read by the
-        grading process from its own environment (PA3_CELL_TIMEOUT, PA3_NOTEBOOK_BUDGET), ``keep_dir``
-        follows --results, and ``spec_folders``/``only`` belong to the self-check; asking for them here
-        raises ValueError rather than grading with something else.
+        `pa3 grade` has no flags for the rest, and asking for them here raises ValueError rather than grading
+        with something else: ``cell_timeout`` and ``notebook_budget`` come from the grading process's own
+        environment (PA3_CELL_TIMEOUT, PA3_NOTEBOOK_BUDGET), ``keep_dir`` follows --results, and
+        ``spec_folders``/``only`` belong to the self-check.
         """
-        for name in ("keep_dir", "spec_folders", "only"):
+        for name in ("cell_timeout", "notebook_budget", "keep_dir", "spec_folders", "only"):
             if getattr(self, name) != _DEFAULTS[name]:
                 raise ValueError(f"pa3 grade has no flag for {name}={getattr(self, name)!r}")
         argv = [] if self.notebook else ["--no-notebook"]
