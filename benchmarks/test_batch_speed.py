@@ -7,6 +7,7 @@ import time
 import pytest
 
 from grader.batch.run import run_batch
+from grader.options import BatchOptions, GradeOptions
 from tests import corpus
 
 RESULTS: dict[int, float] = {}
@@ -25,7 +26,7 @@ def test_forty_numpy_gradings(benchmark, forty, tmp_path, workers):
     def batch():
         start = time.perf_counter()
         outcome = run_batch(forty, tmp_path / f"out{time.perf_counter_ns()}", workers=workers,
-                            options={"notebook": False, "timeout": 300}, show_progress=False)
+                            options=BatchOptions(GradeOptions(notebook=False), timeout=300), show_progress=False)
         assert outcome.graded_now == 40
         return time.perf_counter() - start
 

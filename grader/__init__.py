@@ -20,4 +20,5 @@ def check(*members: str, folder: str | Path = ".", notebook: bool = False, data_
     prints. Returns None so that a cell does not echo a result object after the report."""
     from grader.selfcheck import run
 
+    # selfcheck.run builds the GradeOptions (it selects the members first)
     run(members, Path(folder), notebook=notebook, data_dir=Path(data_dir) if data_dir else None, isolation=isolation)

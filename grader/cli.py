@@ -8,6 +8,7 @@ from pathlib import Path
 
 from grader import REFERENCE_DIR, TEMPLATE_DIR
 from grader.budget import NUMPY_BUDGET
+from grader.options import ISOLATION_CHOICES
 
 
 def _template(args: argparse.Namespace) -> int:
@@ -42,15 +43,17 @@ def _data(args: argparse.Namespace) -> int:
 
 def _grade(args: argparse.Namespace) -> int:
     from grader.grade import grade
+    from grader.options import GradeOptions
     from grader.report import print_report
     from grader.results import write_results
     from grader.sandbox.errors import IsolationUnavailable
 
+    options = GradeOptions.from_environment(
+        isolation=args.isolation, notebook=not args.no_notebook, deadline=args.deadline, data_dir=args.data_dir,
+        numpy_budget=args.section1_budget, keep_dir=args.results.parent if args.results else None,
+        threshold=args.accuracy_threshold, threads=args.threads)
     try:
-        result = grade(args.submission, isolation=args.isolation, notebook=not args.no_notebook,
-                       deadline=args.deadline, data_dir=args.data_dir, numpy_budget=args.section1_budget,
-                       keep_dir=args.results.parent if args.results else None, threshold=args.accuracy_threshold,
-                       threads=args.threads)
+        result = grade(args.submission, options)
     except IsolationUnavailable as exc:
         print(f"pa3 grade: {exc}", file=sys.stderr)
         if args.results:  # a results file all the same, saying why nothing was graded
@@ -114,10 +117,13 @@ def _build(args: argparse.Namespace) -> int:
 
 def _batch(args: argparse.Namespace) -> int:
     from grader.batch.run import run_batch
+    from grader.options import BatchOptions, GradeOptions
 
-    options = {"notebook": not args.no_notebook, "isolation": args.isolation, "deadline": args.deadline,
-               "timeout": args.timeout, "accuracy_threshold": args.accuracy_threshold,
-               "data_dir": str(args.data_dir.resolve()) if args.data_dir else None, "threads": args.threads}
+    # The environment is left to each grading process (its `pa3 grade` reads it), as it was before batch.
+    grading = GradeOptions(isolation=args.isolation, notebook=not args.no_notebook, deadline=args.deadline,
+                           data_dir=args.data_dir.resolve() if args.data_dir else None,
+                           threshold=args.accuracy_threshold)
+    options = BatchOptions(grading, timeout=args.timeout, threads=args.threads)
     try:
         outcome = run_batch(args.input, args.out, args.workers, args.scheduler, args.resume, options)
     except KeyboardInterrupt:
@@ -168,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("submission", type=Path)
     p.add_argument("--results", type=Path, help="write Gradescope's results.json here")
     p.add_argument("--no-notebook", action="store_true", help="grade Sections 1.1 and 1.2 only")
-    p.add_argument("--isolation", default="auto", choices=["auto", "bwrap", "user", "process", "none"],
+    p.add_argument("--isolation", default="auto", choices=ISOLATION_CHOICES,
                    help="sandbox level (default: the strongest available; none is for benchmarks only)")
     p.add_argument("--deadline", type=float,
                    help="seconds after which nothing more runs (default: derived from pa3 batch's default timeout)")
@@ -191,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="grade only submissions without a result in OUT/results")
     p.add_argument("--no-notebook", action="store_true")
     p.add_argument("--data-dir", type=Path, help="FashionMNIST for the notebooks (same path on every worker)")
-    p.add_argument("--isolation", default="auto", choices=["auto", "bwrap", "user", "process", "none"])
+    p.add_argument("--isolation", default="auto", choices=ISOLATION_CHOICES)
     p.add_argument("--deadline", type=float,
                    help="per submission: seconds after which nothing more runs (at most, and by default, "
                         "--timeout less a reserve to write the results)")
@@ -210,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--record", type=Path, help="also write the full result as JSON")
     p.add_argument("--notebook", action="store_true", help="also run PA3.ipynb with your own data folder")
     p.add_argument("--data-dir", type=Path, help="FashionMNIST folder for --notebook (default: PA3_DATA_DIR or ./data)")
-    p.add_argument("--isolation", default="auto", choices=["auto", "bwrap", "user", "process", "none"])
+    p.add_argument("--isolation", default="auto", choices=ISOLATION_CHOICES)
     p.set_defaults(func=_check)
 
     p = sub.add_parser("pack", help="check file names and write PA3.zip")

@@ -1,91 +1,52 @@
-"""Grade one submission: intake, workspace, sandbox, spec run, results."""
+"""Grade one submission: intake, Section 1 (grader.section1), Section 2 (grader.notebook.grade), one GradeResult."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from grader import PROVIDED_DIR
-from grader.budget import DEFAULT_DEADLINE, NUMPY_BUDGET
+from grader.budget import DEFAULT_DEADLINE
 from grader.members import stub_members
+from grader.options import GradeOptions
 from grader.results import GradeResult, TestResult
 from grader.sandbox import isolation as isolation_levels
 from grader.sandbox import secrets, uids
-from grader.sandbox.client import Sandbox
-from grader.sandbox.limits import Limits
-from grader.spec_run import SPEC_DIR, SpecContext, run_specs
-from grader.submission import Intake, SubmissionError, take, worker_copy
+from grader.section1 import grade_numpy
+from grader.submission import Intake, SubmissionError, take
 from grader.threads import record as thread_record
 from grader.workspace import Workspace
 from test_specs.contract import SUBMITTED_MODULES
-from test_specs.rubric import AUTOGRADED_SECTIONS, FASHION_MIN_ACCURACY, HAND_GRADED
-
-IRIS_CSV = PROVIDED_DIR / "data" / "iris.csv"
+from test_specs.rubric import HAND_GRADED
 
 
-def grade_numpy(intake: Intake | None, workspace: Workspace, isolation: str | None, deadline_at: float | None,
-                limits: Limits = Limits(), spec_folders: tuple[str, ...] = ("public", "hidden"),
-                unreadable: str | None = None, only: tuple[str, ...] | None = None,
-                budget: float = NUMPY_BUDGET) -> tuple[list[TestResult], str, str]:
-    """Sections 1.1 and 1.2 (the tests of the members in ``only``, when given): (results, isolation description, seed).
-
-    Both sections together get ``budget`` seconds (and never run past ``deadline_at``): calls that each
-    stay under their own limit cannot add up to hold the grader; past it, the remaining tests fail at once.
-    """
-    budget_at = time.monotonic() + budget
-    if deadline_at is None or budget_at < deadline_at:
-        deadline_at, reason = budget_at, (f"the time budget of Sections 1.1 and 1.2 ({budget:g} s in all) was "
-                                          f"used up; look for slow or sleeping code")
-    else:
-        reason = "the grading deadline was reached"
-    if intake is None:  # nothing readable: every module is blocked with the same message
-        problems = {module: unreadable or "the submission could not be read" for module in SUBMITTED_MODULES}
-        sources, seed, folder = {}, "0" * 64, workspace.path("worker")
-    else:
-        problems = intake.module_problems()
-        sources = {m: intake.files[f"{m}.py"].read_text(encoding="utf-8-sig") for m in SUBMITTED_MODULES
-                   if f"{m}.py" in intake.files}
-        seed, folder = intake.digest, worker_copy(intake, workspace.path("worker"), PROVIDED_DIR)
-    with Sandbox(folder, isolation, limits, blocked_modules=problems) as sandbox:
-        sandbox.deadline_at, sandbox.deadline_reason = deadline_at, reason
-        context = SpecContext(sandbox, sources, problems, seed, IRIS_CSV)
-        folders = [SPEC_DIR / f for f in spec_folders if (SPEC_DIR / f).is_dir()]
-        results = run_specs(context, folders, AUTOGRADED_SECTIONS["numpy"] if "hidden" in spec_folders else (),
-                            deadline_at, only)
-        description = sandbox.description
-    return results, description, seed
-
-
-def _section_2(intake, workspace, isolation, deadline_at, data_dir, keep_dir, unreadable, threshold,
-               cell_timeout, threads=None) -> list[TestResult]:
+def _section_2(intake: Intake | None, workspace: Workspace, options: GradeOptions, deadline_at: float,
+               unreadable: str | None) -> list[TestResult]:
     """Section 2, failing its own tests (never the whole grade) if the notebook grader itself breaks."""
     from grader.notebook import judge
     from grader.notebook.grade import grade_notebook
 
-    options = {"cell_timeout": cell_timeout} if cell_timeout else {}
     try:
-        return grade_notebook(intake, workspace, isolation, deadline_at, data_dir, keep_dir, unreadable,
-                              threshold=threshold, threads=threads, **options)
+        return grade_notebook(intake, workspace, options, deadline_at, unreadable)
     except Exception as exc:  # noqa: BLE001 - Sections 1.1 and 1.2 are already graded and must be kept
         return judge.all_failed(f"grader error while running the notebook (not your fault; please tell the "
-                                f"course staff): {type(exc).__name__}: {exc}", threshold)
+                                f"course staff): {type(exc).__name__}: {exc}", options.threshold)
 
 
-def grade(submission: Path, isolation: str | None = "auto", notebook: bool = True, deadline: float | None = None,
-          data_dir: Path | None = None, keep_dir: Path | None = None,
-          threshold: float = FASHION_MIN_ACCURACY, cell_timeout: float | None = None,
-          spec_folders: tuple[str, ...] = ("public", "hidden"), only: tuple[str, ...] | None = None,
-          threads: int | None = None, numpy_budget: float = NUMPY_BUDGET) -> GradeResult:
-    """Grade ``submission`` (a folder or a zip). ``deadline``: seconds after which nothing more runs (default:
-    derived from the outer limits, see grader.budget); ``numpy_budget``: seconds for Sections 1.1 and 1.2.
+def grade(submission: Path, options: GradeOptions | None = None) -> GradeResult:
+    """Grade ``submission`` (a folder or a zip) with ``options`` (default: GradeOptions(), a full grading):
+    intake, Sections 1.1 and 1.2, Section 2 when ``options.notebook``, one GradeResult.
 
-    ``only``: run the tests of these members alone (see grader.members). ``threads``: the thread budget of the
-    notebook's kernel and evaluator (a batch's share of the cores); None leaves torch its own default.
+    ``options.deadline``: seconds after which nothing more runs (default: derived from the outer limits, see
+    grader.budget).
     """
+    options = options or GradeOptions()
     start = time.monotonic()
+    deadline = options.deadline
     deadline_at = start + (deadline if deadline and deadline > 0 else DEFAULT_DEADLINE)
     notes: list[str] = []
-    isolation = isolation_levels.resolve(isolation)  # with its start-up check of the secrets (raises if refused)
+    isolation = isolation_levels.resolve(options.isolation)  # with its start-up check of the secrets (raises if refused)
+    options = replace(options, isolation=isolation)  # both sections run at the level resolved (and checked) once
     checks = secrets.check(isolation).as_dict() if isolation != "none" else {"level": "none", "safe": False}
     with Workspace() as workspace:
         intake, unreadable, stubs, blocked = None, None, [], {}
@@ -105,12 +66,9 @@ def grade(submission: Path, isolation: str | None = "auto", notebook: bool = Tru
             notes.append(unreadable)
             blocked = {module: unreadable for module in SUBMITTED_MODULES}
         try:
-            tests, description, seed = grade_numpy(intake, workspace, isolation, deadline_at,
-                                                   spec_folders=spec_folders, unreadable=unreadable, only=only,
-                                                   budget=numpy_budget)
-            if notebook:
-                tests += _section_2(intake, workspace, isolation, deadline_at, data_dir, keep_dir, unreadable,
-                                    threshold, cell_timeout, threads)
+            tests, description, seed = grade_numpy(intake, workspace, options, deadline_at, unreadable)
+            if options.notebook:
+                tests += _section_2(intake, workspace, options, deadline_at, unreadable)
         finally:  # the sandbox uid is this grader's alone: whatever it still runs or left in /tmp goes
             if checks.get("uid") is not None:
                 checks["after"] = uids.sweep(checks["uid"])
@@ -121,5 +79,6 @@ def grade(submission: Path, isolation: str | None = "auto", notebook: bool = Tru
     return GradeResult(tests=tests, execution_time=time.monotonic() - start, isolation=description, seed=seed,
                        notes=notes, hand_graded=list(HAND_GRADED),
                        extra={"intake": unreadable or "ok", "stub_members": stubs, "module_problems": blocked,
-                              "problems": dict(intake.problems) if intake else {}, "threads": thread_record(threads),
+                              "problems": dict(intake.problems) if intake else {},
+                              "threads": thread_record(options.threads),
                               "isolation_checks": checks, "cut_short": cut})

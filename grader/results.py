@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 
@@ -85,6 +85,13 @@ class GradeResult:
 
     def to_dict(self) -> dict:
         return asdict(self) | {"score": self.score, "max_score": self.max_score}
+
+    @classmethod
+    def from_dict(cls, record: dict) -> GradeResult:
+        """The GradeResult that ``to_dict`` wrote (as read back from JSON); its derived score and max_score
+        are computed again, never read."""
+        names = {f.name for f in fields(cls)} - {"tests"}
+        return cls(tests=[TestResult(**t) for t in record["tests"]], **{k: record[k] for k in names if k in record})
 
 
 def cap(text: str, limit: int = MAX_OUTPUT) -> str:

@@ -5,28 +5,36 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from pathlib import Path
+from typing import Mapping
 
 from grader.grade import grade
 from grader.members import NOTEBOOK, PART1
+from grader.options import GradeOptions
 from grader.results import GradeResult
 
 
-def check(folder: Path, isolation: str | None = "auto", notebook: bool = False, data_dir: Path | None = None,
-          members: tuple[str, ...] | None = None) -> GradeResult:
-    """Run the visible tests on ``folder``; hidden tests are never part of a self-check.
-
-    ``members`` (see grader.members.select): only their tests; the notebook runs when it is among them.
-    The notebook reads the student's own FashionMNIST: DATA_DIR as the notebook resolves it,
-    PA3_DATA_DIR or ``data`` beside the notebook.
+def options_for(folder: Path, members: tuple[str, ...] | None = None, notebook: bool = False,
+                data_dir: Path | None = None, isolation: str | None = "auto",
+                environ: Mapping[str, str] | None = None) -> GradeOptions:
+    """The self-check's GradeOptions: the visible specs only, of ``members`` when given (see
+    grader.members.select); the notebook runs when asked for or among the members. It reads the student's
+    own FashionMNIST: ``data_dir``, else DATA_DIR as the notebook resolves it, PA3_DATA_DIR or ``data``
+    beside the notebook.
     """
-    folder = Path(folder)
+    environ = os.environ if environ is None else environ
     if members is not None:
         notebook = notebook or NOTEBOOK in members
         members = tuple(m for m in members if m in PART1)
     if notebook and data_dir is None:
-        data_dir = folder / os.environ.get("PA3_DATA_DIR", "data")  # an absolute PA3_DATA_DIR wins the join
-    result = grade(folder, isolation=isolation, notebook=notebook, data_dir=data_dir, spec_folders=("public",),
-                   only=members)
+        data_dir = Path(folder) / environ.get("PA3_DATA_DIR", "data")  # an absolute PA3_DATA_DIR wins the join
+    return GradeOptions.from_environment(environ, isolation=isolation, notebook=notebook, data_dir=data_dir,
+                                         spec_folders=("public",), only=members)
+
+
+def check(folder: Path, options: GradeOptions) -> GradeResult:
+    """Grade ``folder`` with ``options`` (see options_for) and keep the visible tests: hidden tests are never
+    part of a self-check."""
+    result = grade(Path(folder), options)
     return replace(result, tests=[t for t in result.tests if t.visibility == "visible"])
 
 
@@ -54,6 +62,6 @@ def run(names: list[str] | tuple[str, ...] = (), folder: Path | str = ".", noteb
     except UnknownMember as exc:
         console.print(str(exc), markup=False)
         return 2, None
-    result = check(Path(folder), isolation=isolation, notebook=notebook, data_dir=data_dir, members=members)
+    result = check(Path(folder), options_for(Path(folder), members, notebook, data_dir, isolation))
     print_progress(result, console, ", ".join(names), not_limited(result))
     return (0 if all(t.status == "passed" for t in result.tests) else 1), result

@@ -15,6 +15,7 @@ import pytest
 
 from grader import PROJECT_ROOT, REFERENCE_DIR, TEMPLATE_DIR, autograder
 from grader.grade import grade
+from grader.options import GradeOptions
 from grader.results import schema
 from tests import corpus
 
@@ -75,7 +76,7 @@ def test_run_autograder_matches_pa3_grade(autograder_zip, tmp_path, synth_root, 
     assert done.returncode == 0, done.stderr[-3000:]
     document = json.loads((tree / "results" / "results.json").read_text())
     jsonschema.validate(document, schema())
-    direct = grade(source, data_dir=synth_root)
+    direct = grade(source, GradeOptions(data_dir=synth_root))
     assert document["score"] == direct.score
     assert [(t["number"], t["score"]) for t in document["tests"]] == [(t.number, t.score) for t in direct.tests]
     assert {t["visibility"] for t in document["tests"]} >= {"visible", "after_due_date"}

@@ -17,10 +17,11 @@ from grader import TEMPLATE_DIR, threads
 from grader.batch.inputs import discover
 from grader.batch.run import run_batch
 from grader.batch.task import grade_one, pack_submission
+from grader.options import BatchOptions, GradeOptions
 from tests import corpus
 from tests.test_grading_corpus import HOSTILE
 
-OPTIONS = {"notebook": False, "timeout": 300}
+OPTIONS = BatchOptions(GradeOptions(notebook=False), timeout=300)
 
 
 def rows(out: Path) -> dict[str, dict]:
@@ -162,7 +163,7 @@ def test_ctrl_c_keeps_finished_results_and_writes_the_reports(six, tmp_path):
 def test_a_hanging_grading_is_stopped_with_a_status(tmp_path):
     folder = corpus.build(tmp_path / "hang", {"loss.py": [("import numpy as np\n", "import numpy as np\nwhile True:\n    pass\n")]})
     start = time.monotonic()
-    outcome = grade_one(pack_submission(folder), {"notebook": False, "timeout": 3})
+    outcome = grade_one(pack_submission(folder), GradeOptions(notebook=False), timeout=3)
     # The grader's own deadline, derived from the timeout, usually stops it first and still writes results;
     # on a slow start the batch kills it at the timeout. Either way it ends, with a status.
     assert outcome["status"] == "timeout"

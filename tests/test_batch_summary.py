@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from grader import fashion_data
 from grader.batch import reports
 from grader.batch.run import run_batch
+from grader.options import BatchOptions, GradeOptions
 from tests import corpus, student_notebooks
 
 pytestmark = pytest.mark.slow
@@ -37,11 +39,11 @@ def mixed_class(tmp_path_factory, small_root) -> Path:
     corpus.build(folder / "fay", rename={"layers.py": "layer.py"}, drop=("PA3.ipynb",))
     (folder / "eve.zip").write_bytes(b"this is not a zip")
     out = folder.parent / "out"
-    options = {"timeout": 600, "data_dir": str(small_root), "accuracy_threshold": 0.8}
+    options = BatchOptions(GradeOptions(data_dir=small_root, threshold=0.8), timeout=600)
     run_batch(folder, out, workers=2, options=options, show_progress=False)
     corpus.build(folder / "hal", {"loss.py": [("import numpy as np\n", "import numpy as np\nwhile True:\n    pass\n")]},
                  drop=("PA3.ipynb",))
-    run_batch(folder, out, workers=2, resume=True, options=dict(options, timeout=8), show_progress=False)
+    run_batch(folder, out, workers=2, resume=True, options=replace(options, timeout=8), show_progress=False)
     return out
 
 

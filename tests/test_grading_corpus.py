@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from grader.grade import grade
+from grader.options import GradeOptions
 from grader.results import validate, write_results
 from tests import corpus
 from tests.helpers import processes_with
@@ -23,7 +24,7 @@ def workdir(tmp_path_factory) -> Path:
 
 
 def run(path: Path, **kwargs):
-    return grade(path, notebook=False, **kwargs)
+    return grade(path, GradeOptions(notebook=False, **kwargs))
 
 
 def failing(result, prefix: str = "1.1"):

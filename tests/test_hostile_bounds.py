@@ -24,6 +24,7 @@ from grader import PROJECT_ROOT
 from grader.batch.task import grade_one, pack_submission
 from grader.budget import BATCH_TIMEOUT, GRADESCOPE_TIMEOUT, deadline_within, effective_deadline
 from grader.grade import grade
+from grader.options import GradeOptions
 from grader.results import validate
 from grader.sandbox import isolation, memcg
 from grader.sandbox.client import Sandbox
@@ -51,7 +52,7 @@ def honest_scores(tmp_path_factory):
     def score(kind: str, name: str) -> float:
         key = (kind, name if kind in ("protocol", "memory") else "")
         if key not in cache:
-            cache[key] = grade(hostile.honest(root / f"{kind}-{name}", kind, name), notebook=False).score
+            cache[key] = grade(hostile.honest(root / f"{kind}-{name}", kind, name), GradeOptions(notebook=False)).score
         return cache[key]
 
     return score
@@ -199,7 +200,7 @@ def test_batch_results_are_written_before_its_timeout(tmp_path):
     """A submission whose calls add up past `pa3 batch --timeout` is stopped by the grader's own deadline:
     its results are written (a timeout for the TA, with the tests cut short named), never a lost row."""
     submission = hostile.build(tmp_path / "sleepy", "time", "sleepy", hostile.marker())
-    outcome = grade_one(pack_submission(submission), {"notebook": False, "timeout": 60})
+    outcome = grade_one(pack_submission(submission), GradeOptions(notebook=False), timeout=60)
     assert outcome["status"] == "timeout", outcome["message"]
     assert "results were written" in outcome["message"]
     assert outcome["seconds"] < 60

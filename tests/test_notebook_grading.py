@@ -9,6 +9,7 @@ import pytest
 
 from grader import REFERENCE_DIR
 from grader.grade import grade
+from grader.options import GradeOptions
 from tests import corpus
 
 pytestmark = pytest.mark.slow
@@ -58,7 +59,8 @@ def graded(tmp_path_factory, sample_root):
             folder = notebook_submission(tmp_path_factory.mktemp(name), VARIANTS[name])
             keep = tmp_path_factory.mktemp(f"{name}-out")
             limit = HANGING_CELL_TIMEOUT if name == "hangs_in_a_cell" else CELL_TIMEOUT
-            result = grade(folder, data_dir=sample_root, threshold=SAMPLE_THRESHOLD, cell_timeout=limit, keep_dir=keep)
+            result = grade(folder, GradeOptions(data_dir=sample_root, threshold=SAMPLE_THRESHOLD, cell_timeout=limit,
+                                                 keep_dir=keep))
             cache[name] = (result, {t.number: t for t in result.tests if t.number.startswith("2.")}, keep)
         return cache[name]
 
@@ -70,7 +72,7 @@ def section_1_intact(result):
 
 
 def test_reference_notebook_passes_on_the_real_sample(tmp_path, sample_root):
-    result = grade(REFERENCE_DIR, data_dir=sample_root, threshold=SAMPLE_THRESHOLD, keep_dir=tmp_path)
+    result = grade(REFERENCE_DIR, GradeOptions(data_dir=sample_root, threshold=SAMPLE_THRESHOLD, keep_dir=tmp_path))
     section2 = {t.number: t for t in result.tests if t.number.startswith("2.")}
     assert sum(t.score for t in section2.values()) == 44, [t.output for t in section2.values() if t.status == "failed"]
     assert "(measured 0.8" in section2["2.4"].name
@@ -80,7 +82,7 @@ def test_reference_notebook_passes_on_the_real_sample(tmp_path, sample_root):
 
 
 def test_reference_notebook_passes_on_a_synthetic_set(synth_root):
-    result = grade(REFERENCE_DIR, data_dir=synth_root)  # the rubric's own threshold, 0.82
+    result = grade(REFERENCE_DIR, GradeOptions(data_dir=synth_root))  # the rubric's own threshold, 0.82
     section2 = {t.number: t for t in result.tests if t.number.startswith("2.")}
     assert sum(t.score for t in section2.values()) == 44
     measured = float(section2["2.4"].name.split("measured ")[1].rstrip(")"))
@@ -150,12 +152,12 @@ def test_a_hanging_cell_is_stopped_and_named(graded):
 def test_invalid_or_missing_notebook(tmp_path, sample_root):
     folder = corpus.build(tmp_path / "broken")
     (folder / "PA3.ipynb").write_text("{ this is not json")
-    result = grade(folder, data_dir=sample_root)
+    result = grade(folder, GradeOptions(data_dir=sample_root))
     section_1_intact(result)
     section2 = [t for t in result.tests if t.number.startswith("2.")]
     assert len(section2) == 7 and all("cannot be read as a notebook" in t.output for t in section2)
     (folder / "PA3.ipynb").unlink()
-    result = grade(folder, data_dir=sample_root)
+    result = grade(folder, GradeOptions(data_dir=sample_root))
     assert all("PA3.ipynb is missing" in t.output for t in result.tests if t.number.startswith("2."))
 
 

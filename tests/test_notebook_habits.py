@@ -10,6 +10,7 @@ import pytest
 
 from grader import fashion_data
 from grader.grade import grade
+from grader.options import GradeOptions
 from tests import student_notebooks
 
 pytestmark = pytest.mark.slow
@@ -29,7 +30,7 @@ def graded(tmp_path_factory, small_root):
     def run(name):
         if name not in cache:
             folder = student_notebooks.submission(tmp_path_factory.mktemp(name), name)
-            result = grade(folder, data_dir=small_root)
+            result = grade(folder, GradeOptions(data_dir=small_root))
             assert sum(t.score for t in result.tests if not t.number.startswith("2.")) == 104
             cache[name] = {t.number: t for t in result.tests if t.number.startswith("2.")}
         return cache[name]

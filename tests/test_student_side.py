@@ -18,6 +18,7 @@ import pytest
 
 from grader import PROJECT_ROOT, REFERENCE_DIR, bundle
 from grader.grade import grade
+from grader.options import GradeOptions
 from grader.pack import pack
 from test_specs.contract import REQUIRED_FILES, STUDENT_MEMBERS
 from grader.sandbox.isolation import hand_over
@@ -104,7 +105,7 @@ def test_pack_writes_exactly_the_required_files(tmp_path):
     with zipfile.ZipFile(report.archive) as zf:
         assert sorted(zf.namelist()) == sorted(REQUIRED_FILES)
     assert any("no outputs" in w for w in report.warnings)
-    assert grade(report.archive, notebook=False).score == 104
+    assert grade(report.archive, GradeOptions(notebook=False)).score == 104
 
 
 def test_pack_suggests_fixes_for_near_misses(tmp_path):

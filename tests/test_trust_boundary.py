@@ -364,13 +364,14 @@ def test_cgroups_of_a_killed_grader_are_reclaimed_at_the_next_start(tmp_path, gr
 @needs_user
 def test_a_batch_timeout_leaves_no_process_of_the_killed_grader(tmp_path, grader_tmp, monkeypatch):
     from grader.batch.task import grade_one
+    from grader.options import GradeOptions
 
     marker = f"pa3stranded{time.monotonic_ns()}"
     spawn = (f"import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)', "
              f"'{marker}'], start_new_session=True)\nwhile True:\n    pass\n")
     folder = corpus.build(tmp_path / "hang", {"model.py": [("import numpy as np\n", "import numpy as np\n" + spawn)]})  # 20 s calls
     monkeypatch.setenv("TMPDIR", str(grader_tmp))
-    outcome = grade_one(str(folder), {"notebook": False, "timeout": 8, "isolation": "user"})
+    outcome = grade_one(str(folder), GradeOptions(notebook=False, isolation="user"), timeout=8)
     # The grader's own deadline (derived from the batch timeout) usually stops it first, and on a quick machine
     # its call limits may end every test before that deadline; killed, stopped or finished, nothing the
     # submission started may survive, and whatever did not kill the grader wrote its results.

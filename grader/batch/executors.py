@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import replace
 from typing import Iterable, Iterator
 
 from grader import threads
 from grader.batch.inputs import Submission
 from grader.batch.task import grade_one, kill_running, pack_submission
+from grader.options import BatchOptions
 
 
 class LocalPool:
@@ -22,11 +24,12 @@ class LocalPool:
         self.cores = threads.cores()
         self.description = f"local pool of {self.workers} grading processes"
 
-    def run(self, submissions: Iterable[Submission], options: dict) -> Iterator[tuple[Submission, dict]]:
-        options = {**options, "threads": threads.plan(options.get("threads"), self.cores, self.workers)}
+    def run(self, submissions: Iterable[Submission], options: BatchOptions) -> Iterator[tuple[Submission, dict]]:
+        grading = replace(options.grade, threads=threads.plan(options.threads, self.cores, self.workers))
         pool = ThreadPoolExecutor(max_workers=self.workers)
         try:
-            futures = {pool.submit(grade_one, str(s.path), options): s for s in submissions}  # same machine: no packing
+            futures = {pool.submit(grade_one, str(s.path), grading, options.timeout): s  # same machine: no packing
+                       for s in submissions}
             pending = set(futures)
             while pending:
                 done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
@@ -37,7 +40,8 @@ class LocalPool:
             kill_running()
 
 
-def grade_on_worker(payload: bytes, options: dict, plan: dict[str, int | None], name: str = "submission.zip") -> dict:
+def grade_on_worker(payload: bytes, options: BatchOptions, plan: dict[str, int | None],
+                    name: str = "submission.zip") -> dict:
     """grade_one on a Dask worker, with its budget from the plan, or (a worker that joined later) from
     its own cores and the tasks it runs at once."""
     from dask.distributed import get_worker
@@ -46,8 +50,8 @@ def grade_on_worker(payload: bytes, options: dict, plan: dict[str, int | None], 
     if worker.address in plan:
         budget = plan[worker.address]
     else:
-        budget = threads.plan(options.get("threads"), threads.cores(), getattr(worker, "state", worker).nthreads)
-    return grade_one(payload, {**options, "threads": budget}, name)
+        budget = threads.plan(options.threads, threads.cores(), getattr(worker, "state", worker).nthreads)
+    return grade_one(payload, replace(options.grade, threads=budget), options.timeout, name)
 
 
 def dask_plan(setting, workers: dict[str, dict], cores: dict[str, int]) -> dict[str, int | None]:
@@ -74,10 +78,10 @@ class DaskCluster:
     def plan(self, setting) -> dict[str, int | None]:
         return dask_plan(setting, self.client.scheduler_info()["workers"], self.client.run(threads.cores))
 
-    def run(self, submissions: Iterable[Submission], options: dict) -> Iterator[tuple[Submission, dict]]:
+    def run(self, submissions: Iterable[Submission], options: BatchOptions) -> Iterator[tuple[Submission, dict]]:
         from dask.distributed import as_completed
 
-        plan = self.plan(options.get("threads"))
+        plan = self.plan(options.threads)
         by_key = {}
         for s in submissions:
             name = s.path.name if s.path.is_file() else f"{s.path.name}.zip"

@@ -14,7 +14,8 @@ from grader.batch import reports
 from grader.batch.executors import DaskCluster, LocalPool
 from grader.batch.inputs import Submission, discover
 from grader.feedback import render
-from grader.results import GradeResult, TestResult, write_atomic
+from grader.options import BatchOptions
+from grader.results import GradeResult, write_atomic
 
 
 @dataclass
@@ -47,12 +48,6 @@ class BatchOutcome:
     usage: ClassUsage = field(default_factory=ClassUsage)
 
 
-def _result_from_record(record: dict) -> GradeResult:
-    tests = [TestResult(**t) for t in record["tests"]]
-    fields = {k: record[k] for k in ("execution_time", "isolation", "seed", "output", "notes", "hand_graded", "extra")}
-    return GradeResult(tests=tests, **fields)
-
-
 def finished(out: Path, submission: Submission) -> bool:
     path = out / "results" / f"{submission.id}.json"
     try:
@@ -67,7 +62,7 @@ def save(out: Path, submission: Submission, outcome: dict) -> None:
            "replaced": submission.replaced, "source": submission.path.name, **outcome}
     write_atomic(out / "results" / f"{submission.id}.json", row)
     if outcome.get("record"):
-        page = render(_result_from_record(outcome["record"]), title=f"PA3 feedback: {submission.id}",
+        page = render(GradeResult.from_dict(outcome["record"]), title=f"PA3 feedback: {submission.id}",
                       students=submission.names)
     else:
         page = (f"<!doctype html><meta charset='utf-8'><h1>PA3 feedback: {submission.id}</h1>"
@@ -79,7 +74,9 @@ def save(out: Path, submission: Submission, outcome: dict) -> None:
 
 
 def run_batch(input_dir: Path, out: Path, workers: int | None = None, scheduler: str | None = None,
-              resume: bool = False, options: dict | None = None, show_progress: bool = True) -> BatchOutcome:
+              resume: bool = False, options: BatchOptions | None = None, show_progress: bool = True) -> BatchOutcome:
+    """Grade every submission found in ``input_dir`` (not yet graded, with ``resume``) into ``out``, with
+    ``options`` (default: BatchOptions()), on a local pool of ``workers`` or the Dask ``scheduler``."""
     out = Path(out)
     for folder in ("results", "feedback"):
         (out / folder).mkdir(parents=True, exist_ok=True)
@@ -94,7 +91,7 @@ def run_batch(input_dir: Path, out: Path, workers: int | None = None, scheduler:
     try:
         with Progress(*columns, disable=not show_progress) as progress:
             task = progress.add_task("", total=len(todo))
-            for submission, outcome in executor.run(todo, options or {}):
+            for submission, outcome in executor.run(todo, options or BatchOptions()):
                 save(out, submission, outcome)
                 graded += 1
                 usage.cpu_seconds += float(outcome.get("cpu_seconds") or 0)

@@ -16,12 +16,14 @@ import tempfile
 import threading
 import time
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 from grader import threads as thread_budget
 from grader.batch.usage import TreeUsage
 from grader import fstree, submission
 from grader.budget import BATCH_TIMEOUT, effective_deadline
+from grader.options import GradeOptions
 
 _running: set[subprocess.Popen] = set()
 _lock = threading.Lock()
@@ -52,16 +54,18 @@ def pack_submission(path: Path) -> bytes:
     return buffer.getvalue()
 
 
-def grade_one(payload: bytes | str, options: dict, name: str = "submission.zip") -> dict:
-    """Grade ``payload`` (zip bytes received as ``name``, or the path of a folder or zip on this machine).
+def grade_one(payload: bytes | str, options: GradeOptions, timeout: float = BATCH_TIMEOUT,
+              name: str = "submission.zip") -> dict:
+    """Grade ``payload`` (zip bytes received as ``name``, or the path of a folder or zip on this machine) with
+    ``options`` in a `pa3 grade` process, killed after ``timeout`` seconds.
 
     Returns {"status", "seconds", "cpu_seconds", "threads", "cores", "host", "record" (GradeResult as a dict),
-    "gradescope" (results.json), "message"}. ``options["threads"]``: this grading's thread budget from the
+    "gradescope" (results.json), "message"}. ``options.threads``: this grading's thread budget from the
     batch plan (None: torch's own default). ``cpu_seconds`` covers the whole grading process tree, the
     sandboxed kernel included.
     """
     start = time.monotonic()
-    threads = options.get("threads")
+    threads = options.threads
     outcome = {"status": "error", "seconds": 0.0, "cpu_seconds": 0.0, "threads": threads,
                "cores": thread_budget.cores(), "host": socket.gethostname(), "record": None, "gradescope": None,
                "message": ""}
@@ -73,16 +77,12 @@ def grade_one(payload: bytes | str, options: dict, name: str = "submission.zip")
             archive = tmp / (Path(name).name if name.lower().endswith(".zip") and Path(name).name else "submission.zip")
             archive.write_bytes(payload)  # under its own name, so that messages name the file the student sent
             source = str(archive)
-        argv = [sys.executable, "-m", "grader.cli", "grade", source, "--results",
-                str(tmp / "out" / "results.json"), "--record", str(tmp / "out" / "record.json"), "--quiet"]
-        if not options.get("notebook", True):
-            argv.append("--no-notebook")
-        for flag in ("isolation", "data_dir", "accuracy_threshold", "threads"):
-            if options.get(flag) is not None:
-                argv += [f"--{flag.replace('_', '-')}", str(options[flag])]
-        timeout = float(options.get("timeout") or BATCH_TIMEOUT)
+        timeout = float(timeout or BATCH_TIMEOUT)
         # The grader stops itself (and writes its results) well before this process would kill it.
-        argv += ["--deadline", f"{effective_deadline(options.get('deadline'), timeout):g}"]
+        options = replace(options, deadline=effective_deadline(options.deadline, timeout))
+        argv = [sys.executable, "-m", "grader.cli", "grade", source, "--results",
+                str(tmp / "out" / "results.json"), "--record", str(tmp / "out" / "record.json"), "--quiet",
+                *options.to_argv()]
         # The grader's own process and its evaluator stay within the budget too.
         env = os.environ | thread_budget.environment(threads)
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

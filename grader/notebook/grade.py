@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -16,16 +15,16 @@ from grader.notebook import judge
 from grader.notebook.export import INPUT_SHAPES, MODEL_FILE
 from grader.notebook.kernel import SandboxedKernel
 from grader.notebook.run import execute, load
+from grader.options import GradeOptions
 from grader.results import TestResult
 from grader.sandbox import isolation as isolation_levels
 from grader.threads import environment as thread_environment
 from grader.submission import Intake
 from grader.workspace import Workspace
 from test_specs.contract import SUBMITTED_MODULES
-from test_specs.rubric import FASHION_MIN_ACCURACY
 
-CELL_TIMEOUT = float(os.environ.get("PA3_CELL_TIMEOUT", 600))
-NOTEBOOK_BUDGET = float(os.environ.get("PA3_NOTEBOOK_BUDGET", 1800))
+# The cell timeout and notebook budget (CELL_TIMEOUT, NOTEBOOK_BUDGET) are GradeOptions' defaults; the
+# entry points read PA3_CELL_TIMEOUT and PA3_NOTEBOOK_BUDGET (grader.options).
 EVALUATION_TIMEOUT = 300
 RESERVE = 30  # seconds kept for evaluation and writing results before a deadline
 
@@ -53,10 +52,11 @@ def evaluate_outside(model: Path, data_root: Path, layout: str = "images", threa
     return json.loads(done.stdout), None
 
 
-def grade_notebook(intake: Intake | None, workspace: Workspace, isolation: str | None, deadline_at: float | None,
-                   data_dir: Path | None, keep_dir: Path | None, unreadable: str | None = None,
-                   threshold: float = FASHION_MIN_ACCURACY,
-                   cell_timeout: float = CELL_TIMEOUT, threads: int | None = None) -> list[TestResult]:
+def grade_notebook(intake: Intake | None, workspace: Workspace, options: GradeOptions, deadline_at: float | None,
+                   unreadable: str | None = None) -> list[TestResult]:
+    """Section 2 with ``options`` (isolation, data_dir, threshold, cell_timeout, notebook_budget, threads,
+    keep_dir), called as grader.section1.grade_numpy is; never past ``deadline_at``."""
+    threshold, threads = options.threshold, options.threads
     if intake is None:
         return judge.all_failed(unreadable or "the submission could not be read", threshold)
     if "PA3.ipynb" not in intake.files:
@@ -65,7 +65,7 @@ def grade_notebook(intake: Intake | None, workspace: Workspace, isolation: str |
         nb = load(intake.files["PA3.ipynb"])
     except ValueError as exc:
         return judge.all_failed(str(exc), threshold)
-    source = data_dir or (Path(os.environ["PA3_FMNIST_DIR"]) if os.environ.get("PA3_FMNIST_DIR") else None)
+    source = options.data_dir  # PA3_FMNIST_DIR, when no folder was given, was read by the entry point
     if source is None:
         return judge.all_failed("no FashionMNIST data to run the notebook with: pass --data-dir DIR "
                                 "(idx files, gz or raw, or a torchvision root); nothing is downloaded", threshold)
@@ -83,22 +83,22 @@ def grade_notebook(intake: Intake | None, workspace: Workspace, isolation: str |
         (work / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(PROVIDED_DIR / rel, work / rel)
     export = workspace.path("export")
-    budget = NOTEBOOK_BUDGET
+    budget = options.notebook_budget
     if deadline_at is not None:
         budget = min(budget, deadline_at - time.monotonic() - RESERVE)
         if budget <= 0:
             return judge.all_failed("not run: the grading deadline was reached before the notebook started", threshold)
-    level = isolation_levels.resolve(isolation)
+    level = isolation_levels.resolve(options.isolation)
     kernel = SandboxedKernel(level, work, data_root, export, workspace.path("scratch", mode=0o711), threads=threads)
-    run = execute(nb, kernel, min(cell_timeout, budget), budget)
+    run = execute(nb, kernel, min(options.cell_timeout, budget), budget)
     model = export / MODEL_FILE
     # Evaluation too ends before the deadline (RESERVE was kept for it).
     timeout = EVALUATION_TIMEOUT if deadline_at is None else min(EVALUATION_TIMEOUT, deadline_at - time.monotonic())
     evaluation, error = (evaluate_outside(model, data_root, run.export.get("input") or "images", threads, timeout)
                          if model.is_file() and run.export.get("model")
                          else (None, None))
-    if keep_dir is not None and run.notebook is not None:
-        keep(run.notebook, Path(keep_dir))
+    if options.keep_dir is not None and run.notebook is not None:
+        keep(run.notebook, options.keep_dir)
     return judge.judge(run, evaluation, error, threshold)
 
 
