@@ -11,7 +11,7 @@ from grader.budget import NUMPY_BUDGET
 
 
 def _template(args: argparse.Namespace) -> int:
-    from grader import template
+    from grader.build import template
 
     if args.check:
         problems = template.differences(args.reference, args.out)
@@ -42,7 +42,7 @@ def _data(args: argparse.Namespace) -> int:
 
 def _grade(args: argparse.Namespace) -> int:
     from grader.grade import grade
-    from grader.report import print_report
+    from grader.render.terminal import print_report
     from grader.results import write_results
     from grader.sandbox.isolation import IsolationUnavailable
 
@@ -102,11 +102,11 @@ def _pack(args: argparse.Namespace) -> int:
 
 def _build(args: argparse.Namespace) -> int:
     if args.what == "student":
-        from grader.bundle import build
+        from grader.build.student_bundle import build
 
         print(f"student bundle: {build(args.out, make_zip=args.zip)}")
         return 0
-    from grader.autograder import build
+    from grader.build.gradescope_zip import build
 
     print(f"autograder: {build(args.out)}")
     return 0

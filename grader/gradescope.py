@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 from grader.budget import GRADESCOPE_TIMEOUT, effective_deadline
-from grader.feedback import render
+from grader.render.feedback_html import render
 from grader.grade import grade
-from grader.report import print_report
+from grader.render.terminal import print_report
 from grader.results import not_graded, write_results
 
 

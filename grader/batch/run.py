@@ -10,10 +10,11 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from grader.batch import reports
+from grader.batch import grades
 from grader.batch.executors import DaskCluster, LocalPool
 from grader.batch.inputs import Submission, discover
-from grader.feedback import render
+from grader.render import class_summary
+from grader.render.feedback_html import render
 from grader.results import GradeResult, TestResult, write_atomic
 
 
@@ -106,7 +107,7 @@ def run_batch(input_dir: Path, out: Path, workers: int | None = None, scheduler:
         usage.cpu_seconds += time.process_time() - own_cpu
         usage.cores = sum(hosts.values()) or getattr(executor, "cores", 0)
         ids = {s.id for s in submissions}
-        rows = [r for r in reports.load_results(out) if r.get("id") in ids]
-        reports.write_csv(out, rows)
-        reports.write_summary(out, rows, usage=usage.describe() if graded else None)
+        rows = [r for r in grades.load_results(out) if r.get("id") in ids]
+        grades.write_csv(out, rows)
+        class_summary.write_summary(out, rows, usage=usage.describe() if graded else None)
     return BatchOutcome(len(submissions), graded, len(submissions) - len(todo), out, executor.description, usage)

@@ -1,62 +1,15 @@
-"""Batch outputs: grades.csv and summary.html (matplotlib plots), built from the results on disk."""
+"""A class's summary.html (matplotlib plots) for a TA, built from the batch's results on disk (grader/batch/grades.py)."""
 
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import io
-import json
 from pathlib import Path
 
 from test_specs.contract import STUDENT_MEMBERS
 
-SECTIONS = ("1.1", "1.2", "2")
 MEMBERS = tuple(m for members in STUDENT_MEMBERS.values() for m in members)  # the eleven graded members
-
-
-def load_results(out: Path) -> list[dict]:
-    rows = []
-    for path in sorted((out / "results").glob("*.json")):
-        try:
-            rows.append(json.loads(path.read_text()))
-        except (OSError, ValueError):
-            continue
-    return rows
-
-
-def section_points(record: dict | None) -> dict[str, float]:
-    points = {s: 0.0 for s in SECTIONS}
-    for test in (record or {}).get("tests", []):
-        number = test.get("number", "")
-        section = "2" if number.startswith("2") else ".".join(number.split(".")[:2])
-        if section in points:
-            points[section] += float(test.get("score", 0))
-    return points
-
-
-CSV_COLUMNS = ["id", "names", "emails", "late", *(f"section_{s}" for s in SECTIONS), "total", "max_total", "status",
-               "seconds", "cpu_seconds", "threads", "message"]
-
-
-def write_csv(out: Path, rows: list[dict]) -> Path:
-    """grades.csv: one row per submission; ``seconds`` is wall time, ``cpu_seconds`` its whole process tree's."""
-    path = out / "grades.csv"
-    tmp = path.with_suffix(".csv.partial")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(CSV_COLUMNS)
-        for row in sorted(rows, key=lambda r: r["id"]):
-            record = row.get("record")
-            points = section_points(record)
-            threads = row.get("threads", "")
-            writer.writerow([row["id"], "; ".join(row.get("names", [])), "; ".join(row.get("emails", [])),
-                             row.get("late", False), *(f"{points[s]:g}" for s in SECTIONS),
-                             f"{record['score']:g}" if record else "", f"{record['max_score']:g}" if record else "",
-                             row["status"], row.get("seconds", ""), row.get("cpu_seconds", ""),
-                             "torch default" if threads is None else threads, row.get("message", "")[:300]])
-    tmp.replace(path)
-    return path
 
 
 def needs_a_human(rows: list[dict]) -> list[dict]:

@@ -14,9 +14,9 @@ from pathlib import Path
 from grader import PROJECT_ROOT, PROVIDED_DIR, PROVIDED_FILES, TEMPLATE_DIR
 
 # Left out of the bundle: the hidden specs and oracle, the contract formulas (working forward passes),
-# and the staff-only builders.
-EXCLUDED = ("test_specs/hidden", "test_specs/support/formulas.py", "grader/template.py", "grader/bundle.py",
-            "grader/autograder.py", "grader/batch")
+# and the staff-only builders and class summary.
+EXCLUDED = ("test_specs/hidden", "test_specs/support/formulas.py", "grader/build", "grader/batch",
+            "grader/render/class_summary.py")
 TEMPLATE_FILES = ("activations.py", "layers.py", "loss.py", "model.py", "util.py", "optimizer.py", "PA3.ipynb",
                   "data/iris.csv")
 PACKAGE = "pa3_selfcheck"  # the bundle's one top-level package: grader's modules, with test_specs as .specs
