@@ -6,7 +6,9 @@ import csv
 import json
 from pathlib import Path
 
-SECTIONS = ("1.1", "1.2", "2")
+from grader import atomic, results
+
+SECTIONS = tuple(results.SECTIONS)  # "1.1", "1.2", "2"
 
 
 def load_results(out: Path) -> list[dict]:
@@ -22,8 +24,7 @@ def load_results(out: Path) -> list[dict]:
 def section_points(record: dict | None) -> dict[str, float]:
     points = {s: 0.0 for s in SECTIONS}
     for test in (record or {}).get("tests", []):
-        number = test.get("number", "")
-        section = "2" if number.startswith("2") else ".".join(number.split(".")[:2])
+        section = results.section_of(test.get("number", ""))
         if section in points:
             points[section] += float(test.get("score", 0))
     return points
@@ -36,8 +37,7 @@ CSV_COLUMNS = ["id", "names", "emails", "late", *(f"section_{s}" for s in SECTIO
 def write_csv(out: Path, rows: list[dict]) -> Path:
     """grades.csv: one row per submission; ``seconds`` is wall time, ``cpu_seconds`` its whole process tree's."""
     path = out / "grades.csv"
-    tmp = path.with_suffix(".csv.partial")
-    with open(tmp, "w", newline="") as f:
+    with atomic.replacing(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(CSV_COLUMNS)
         for row in sorted(rows, key=lambda r: r["id"]):
@@ -49,5 +49,4 @@ def write_csv(out: Path, rows: list[dict]) -> Path:
                              f"{record['score']:g}" if record else "", f"{record['max_score']:g}" if record else "",
                              row["status"], row.get("seconds", ""), row.get("cpu_seconds", ""),
                              "torch default" if threads is None else threads, row.get("message", "")[:300]])
-    tmp.replace(path)
     return path

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from grader import atomic
 from grader.batch import grades
 from grader.batch.executors import DaskCluster, LocalPool
 from grader.batch.inputs import Submission, discover
@@ -74,9 +75,7 @@ def save(out: Path, submission: Submission, outcome: dict) -> None:
         page = (f"<!doctype html><meta charset='utf-8'><h1>PA3 feedback: {submission.id}</h1>"
                 f"<p>Not graded: {outcome['status']}. {outcome.get('message', '')}</p>")
     target = out / "feedback" / f"{submission.id}.html"
-    tmp = target.with_suffix(".html.partial")
-    tmp.write_text(page)
-    tmp.replace(target)
+    atomic.write_text(target, page)
 
 
 def run_batch(input_dir: Path, out: Path, workers: int | None = None, scheduler: str | None = None,

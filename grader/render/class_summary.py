@@ -7,6 +7,8 @@ import html
 import io
 from pathlib import Path
 
+from grader import atomic
+from grader.results import number_key, section_of
 from test_specs.contract import STUDENT_MEMBERS
 
 MEMBERS = tuple(m for members in STUDENT_MEMBERS.values() for m in members)  # the eleven graded members
@@ -39,7 +41,7 @@ def pass_rates(rows: list[dict]) -> tuple[dict[str, dict], dict[str, dict]]:
             member, number = member_of(test), str(test.get("number", ""))
             if member:
                 members[member].setdefault(row["id"], []).append(passed)
-            elif number.startswith("2"):
+            elif section_of(number) == "2":
                 # The rubric's words only: a name's "(measured 0.921)" or "(weights only in ...)" differ per notebook.
                 name = str(test.get("name", "")).removeprefix("PA3.ipynb: ").split(" (")[0]
                 labels.setdefault(number, f"{number} {name}"[:60])
@@ -51,12 +53,8 @@ def pass_rates(rows: list[dict]) -> tuple[dict[str, dict], dict[str, dict]]:
                 "all": sum(all(passed) for passed in by_submission.values()), "of": len(by_submission)}
 
     by_member = {m: rates(v) for m, v in members.items() if v}
-    by_item = {labels[n]: rates(items[n]) for n in sorted(items, key=_number_key)}
+    by_item = {labels[n]: rates(items[n]) for n in sorted(items, key=number_key)}
     return by_member, by_item
-
-
-def _number_key(number: str) -> tuple:
-    return tuple(int(p) if p.isdigit() else 0 for p in number.split("."))
 
 
 def _png(fig) -> str:
@@ -134,7 +132,7 @@ def write_summary(out: Path, rows: list[dict], title: str = "PA3 batch summary",
     for r in (r for r in graded if r.get("status") == "graded"):
         for t in r["record"]["tests"]:
             totals.setdefault(t["number"], []).append(t["status"] == "passed")
-    numbers = sorted(totals, key=_number_key)
+    numbers = sorted(totals, key=number_key)
     fig, ax = plt.subplots(figsize=(max(7, len(numbers) * 0.12), 3.2))
     ax.bar(range(len(numbers)), [sum(totals[n]) / len(totals[n]) for n in numbers] or [], color="#5b9a5b")
     ax.set_xticks(range(len(numbers)), numbers, rotation=90, fontsize=5)
@@ -156,13 +154,11 @@ def write_summary(out: Path, rows: list[dict], title: str = "PA3 batch summary",
     status_line = ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items()))
     usage_line = f"<p>This run: {html.escape(usage)}.</p>" if usage else ""
     path = out / "summary.html"
-    tmp = path.with_suffix(".html.partial")
-    tmp.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+    atomic.write_text(path, f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
                    f"<style>{STYLE}</style></head>"
                    f"<body><h1>{html.escape(title)}</h1><p>{len(rows)} submissions ({html.escape(status_line)}); "
                    f"grades in <a href='grades.csv'>grades.csv</a>, feedback pages in feedback/.</p>{usage_line}"
                    f"{body}</body></html>")
-    tmp.replace(path)
     return path
 
 
