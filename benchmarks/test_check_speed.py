@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from grader import REFERENCE_DIR
-from grader.build import student_bundle as bundle
+from grader.builders import student_bundle as bundle
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from grader.budget import NUMPY_BUDGET
 
 
 def _template(args: argparse.Namespace) -> int:
-    from grader.build import template
+    from grader.builders import template
 
     if args.check:
         problems = template.differences(args.reference, args.out)
@@ -102,11 +102,11 @@ def _pack(args: argparse.Namespace) -> int:
 
 def _build(args: argparse.Namespace) -> int:
     if args.what == "student":
-        from grader.build.student_bundle import build
+        from grader.builders.student_bundle import build
 
         print(f"student bundle: {build(args.out, make_zip=args.zip)}")
         return 0
-    from grader.build.gradescope_zip import build
+    from grader.builders.gradescope_zip import build
 
     print(f"autograder: {build(args.out)}")
     return 0

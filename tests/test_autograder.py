@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 
 from grader import PROJECT_ROOT, REFERENCE_DIR, TEMPLATE_DIR
-from grader.build import gradescope_zip as autograder
+from grader.builders import gradescope_zip as autograder
 from grader.grade import grade
 from grader.results import schema
 from tests import corpus

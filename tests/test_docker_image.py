@@ -20,7 +20,7 @@ import jsonschema
 import pytest
 
 from grader import TEMPLATE_DIR
-from grader.build import gradescope_zip as autograder
+from grader.builders import gradescope_zip as autograder
 from grader.results import schema
 from tests import corpus
 from tests.conftest import SAMPLE_DIR

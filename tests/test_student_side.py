@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from grader import PROJECT_ROOT, REFERENCE_DIR
-from grader.build import student_bundle as bundle
+from grader.builders import student_bundle as bundle
 from grader.grade import grade
 from grader.pack import pack
 from test_specs.contract import REQUIRED_FILES, STUDENT_MEMBERS

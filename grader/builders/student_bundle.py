@@ -16,7 +16,7 @@ from test_specs.contract import TEMPLATE_FILES
 
 # Left out of the bundle: the hidden specs and oracle, the contract formulas (working forward passes),
 # and the staff-only builders and class summary.
-EXCLUDED = ("test_specs/hidden", "test_specs/support/formulas.py", "grader/build", "grader/batch",
+EXCLUDED = ("test_specs/hidden", "test_specs/support/formulas.py", "grader/builders", "grader/batch",
             "grader/render/class_summary.py")
 PACKAGE = "pa3_selfcheck"  # the bundle's one top-level package: grader's modules, with test_specs as .specs
 RENAMES = (("grader", PACKAGE), ("test_specs", f"{PACKAGE}.specs"))
