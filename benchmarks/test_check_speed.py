@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from grader import REFERENCE_DIR, bundle
+from grader import REFERENCE_DIR
+from grader.builders import student_bundle as bundle
 
 
 @pytest.fixture(scope="module")

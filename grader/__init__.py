@@ -2,16 +2,17 @@
 
 from pathlib import Path
 
+from test_specs.contract import PROVIDED_FILES  # noqa: F401  (optimizer.py, data/iris.csv; re-exported)
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_DIR = PROJECT_ROOT / "reference"
 TEMPLATE_DIR = PROJECT_ROOT / "student_template"
-# What the grader supplies to every submission (optimizer.py, data/iris.csv): the template's copy in the
+# Where the grader finds what it supplies to every submission (PROVIDED_FILES): the template's copy in the
 # repo (identical to the reference's, a test proves it, and readable where the start-up check has closed
 # reference/ to others), a copy inside the package in the student bundle and the autograder.
 PROVIDED_DIR = Path(__file__).resolve().parent / "provided"
 if not PROVIDED_DIR.is_dir():
     PROVIDED_DIR = TEMPLATE_DIR
-PROVIDED_FILES = ("optimizer.py", "data/iris.csv")
 
 
 def check(*members: str, folder: str | Path = ".", notebook: bool = False, data_dir: str | Path | None = None,

@@ -12,7 +12,7 @@ from grader.options import ISOLATION_CHOICES
 
 
 def _template(args: argparse.Namespace) -> int:
-    from grader import template
+    from grader.builders import template
 
     if args.check:
         problems = template.differences(args.reference, args.out)
@@ -44,7 +44,7 @@ def _data(args: argparse.Namespace) -> int:
 def _grade(args: argparse.Namespace) -> int:
     from grader.grade import grade
     from grader.options import GradeOptions
-    from grader.report import print_report
+    from grader.render.terminal import print_report
     from grader.results import write_results
     from grader.sandbox.errors import IsolationUnavailable
 
@@ -105,11 +105,11 @@ def _pack(args: argparse.Namespace) -> int:
 
 def _build(args: argparse.Namespace) -> int:
     if args.what == "student":
-        from grader.bundle import build
+        from grader.builders.student_bundle import build
 
         print(f"student bundle: {build(args.out, make_zip=args.zip)}")
         return 0
-    from grader.autograder import build
+    from grader.builders.gradescope_zip import build
 
     print(f"autograder: {build(args.out)}")
     return 0

@@ -11,10 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-from grader.feedback import render
 from grader.grade import grade
 from grader.options import GradeOptions
-from grader.report import print_report
+from grader.render.feedback_html import render
+from grader.render.terminal import print_report
 from grader.results import not_graded, write_results
 
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 import ast
 import difflib
 
-from test_specs.contract import STUDENT_MEMBERS
+from test_specs.contract import NOTEBOOK, STUDENT_MEMBERS
 
-NOTEBOOK = "PA3.ipynb"
 PART1 = tuple(member for members in STUDENT_MEMBERS.values() for member in members)
 ALL = PART1 + (NOTEBOOK,)
 OTHER = "other"  # tests that belong to no member (a collection error): always shown

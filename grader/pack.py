@@ -9,6 +9,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader import atomic
 from grader.submission import check_source, near_miss
 from test_specs.contract import REQUIRED_FILES
 
@@ -70,9 +71,7 @@ def pack(folder: Path, out: Path | None = None) -> PackReport:
     if report.errors:
         return report
     report.archive = Path(out) if out else folder / "PA3.zip"
-    tmp = report.archive.with_suffix(".zip.partial")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+    with atomic.replacing(report.archive) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
         for name in report.packed:
             zf.write(folder / name, name)
-    tmp.replace(report.archive)
     return report

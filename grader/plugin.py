@@ -16,7 +16,7 @@ import traceback
 import pytest
 
 from grader.members import member_of
-from grader.results import TestResult
+from grader.results import TestResult, number_key
 from grader.sandbox.errors import CallTimedOut, SandboxError, StudentRaised, Unavailable, WorkerDied
 
 LARGE_REPLIES = 1 << 20  # bytes received in one test (honest: < 64 KiB) past which its leftovers are collected at once
@@ -83,7 +83,7 @@ class ResultsPlugin:
             if dropped:
                 config.hook.pytest_deselected(items=dropped)
                 items[:] = [item for item in items if member_of(test_name(item)) in self.only]
-        items.sort(key=lambda item: _number_key(getattr(item.obj, "__number__", "999")))
+        items.sort(key=lambda item: number_key(getattr(item.obj, "__number__", "999")))
         self.items = list(items)
 
     # -- running ----------------------------------------------------------------------------
@@ -164,7 +164,3 @@ def forget(exc: BaseException) -> None:
     for name in ("last_type", "last_value", "last_traceback", "last_exc"):
         if hasattr(sys, name):
             setattr(sys, name, None)
-
-
-def _number_key(number: str) -> tuple:
-    return tuple(int(p) if p.isdigit() else 10**6 for p in str(number).split("."))

@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from importlib import resources
 from pathlib import Path
+
+from grader import atomic
 
 MAX_OUTPUT = 100_000
 SECTIONS = {"1.1": "Section 1.1: layers, activations and loss",
             "1.2": "Section 1.2: the two-layer model",
             "2": "Section 2: PyTorch MLP notebook"}
+
+
+def section_of(number: str) -> str:
+    """The section a test number belongs to: "2" for every Section 2 item ("2", "2.4", "2.10.1"), else the
+    number's first two parts ("1.1.7" -> "1.1", "1.2.999" -> "1.2")."""
+    parts = str(number).split(".")
+    return "2" if parts[0] == "2" else ".".join(parts[:2])
+
+
+def number_key(number: str) -> tuple:
+    """Sort key of a test number, part by part as numbers ("1.1.10" after "1.1.9"); a part that is not a
+    number ("1.1.a", "") sorts after every number at its place, and such parts among themselves by text."""
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in str(number).split("."))
 
 
 @dataclass
@@ -30,7 +43,7 @@ class TestResult:
 
     @property
     def section(self) -> str:
-        return "2" if self.number.startswith("2") else ".".join(self.number.split(".")[:2])
+        return section_of(self.number)
 
 
 @dataclass
@@ -114,22 +127,7 @@ def validate(document: dict) -> None:
 
 def write_atomic(path: Path, document: dict) -> None:
     """Write JSON to ``path`` through a temporary file and a rename: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(document, f, indent=2, allow_nan=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic.write_json(path, document)
 
 
 def write_results(path: Path, result: GradeResult) -> dict:

@@ -54,7 +54,7 @@ def run(names: list[str] | tuple[str, ...] = (), folder: Path | str = ".", noteb
     from rich.console import Console
 
     from grader.members import UnknownMember, select
-    from grader.report import print_progress
+    from grader.render.terminal import print_progress
 
     console = console or Console(highlight=False)
     try:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-# Modules the student submits; optimizer.py is supplied by the grader.
+# The assignment's files, the one list of them. Modules the student submits; optimizer.py is supplied by the grader.
 SUBMITTED_MODULES = ("activations", "layers", "loss", "model", "util")
 GRADER_SUPPLIED = ("optimizer",)
-REQUIRED_FILES = tuple(f"{m}.py" for m in SUBMITTED_MODULES) + ("PA3.ipynb", "PA3_qa.pdf")
+NOTEBOOK = "PA3.ipynb"
+DATA_FILES = ("data/iris.csv",)
+# What a submission holds (PA3_qa.pdf: the written answers, hand-graded).
+REQUIRED_FILES = tuple(f"{m}.py" for m in SUBMITTED_MODULES) + (NOTEBOOK, "PA3_qa.pdf")
+# What the grader supplies to every submission (grader/provided/ in the bundle and the autograder).
+PROVIDED_FILES = tuple(f"{m}.py" for m in GRADER_SUPPLIED) + DATA_FILES
+# What student_template/ holds (generated from reference/) and the student bundle's PA3/ folder.
+TEMPLATE_FILES = tuple(f"{m}.py" for m in SUBMITTED_MODULES + GRADER_SUPPLIED) + (NOTEBOOK,) + DATA_FILES
 
 # [student] members, by module, as Class.method.
 STUDENT_MEMBERS: dict[str, tuple[str, ...]] = {

@@ -11,8 +11,9 @@ import zipfile
 from pathlib import Path
 
 from grader import REFERENCE_DIR, TEMPLATE_DIR
+from test_specs.contract import DATA_FILES, NOTEBOOK, SUBMITTED_MODULES, TEMPLATE_FILES
 
-SUBMITTED = ("activations.py", "layers.py", "loss.py", "model.py", "util.py", "PA3.ipynb")
+SUBMITTED = tuple(f"{m}.py" for m in SUBMITTED_MODULES) + (NOTEBOOK,)
 
 
 def build(dest: Path, edits: dict[str, list[tuple[str, str]]] | None = None, extra: dict[str, str] | None = None,
@@ -127,7 +128,7 @@ def half_finished(dest: Path, done: tuple[str, ...] = HALF_DONE) -> Path:
     (the mean over the batch for gradients['b'], not the sum), the rest still stubs; PA3_qa.pdf present."""
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copytree(TEMPLATE_DIR / "data", dest / "data")
-    for name in ("activations.py", "layers.py", "loss.py", "model.py", "util.py", "optimizer.py", "PA3.ipynb"):
+    for name in (f for f in TEMPLATE_FILES if f not in DATA_FILES):
         text = (TEMPLATE_DIR / name).read_text()
         if name.endswith(".py"):
             lines, ref_lines = text.splitlines(keepends=True), (REFERENCE_DIR / name).read_text().splitlines(keepends=True)

@@ -13,7 +13,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from grader import PROJECT_ROOT, REFERENCE_DIR, TEMPLATE_DIR, autograder
+from grader import PROJECT_ROOT, REFERENCE_DIR, TEMPLATE_DIR
+from grader.builders import gradescope_zip as autograder
 from grader.grade import grade
 from grader.options import GradeOptions
 from grader.results import schema

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from grader import fashion_data
-from grader.batch import reports
+from grader.batch import grades
 from grader.batch.run import run_batch
 from grader.options import BatchOptions, GradeOptions
+from grader.render import class_summary as reports
 from tests import corpus, student_notebooks
 
 pytestmark = pytest.mark.slow
@@ -54,7 +55,7 @@ def test_the_summary_lists_who_needs_a_human_and_what_to_teach_again(mixed_class
     assert "model.py is missing" in table["dan"]["message"] and "rename it to layers.py" in table["fay"]["message"]
     assert table["ada"]["message"] == "" and table["ada"]["total"] == "148"
 
-    rows = reports.load_results(mixed_class)
+    rows = grades.load_results(mixed_class)
     assert [r["id"] for r in reports.needs_a_human(rows)] == ["dan", "eve", "fay", "hal"]
     members, items = reports.pass_rates(rows)
     assert list(members) == list(reports.MEMBERS) and len(members) == 11

@@ -19,7 +19,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from grader import TEMPLATE_DIR, autograder
+from grader import TEMPLATE_DIR
+from grader.builders import gradescope_zip as autograder
 from grader.results import schema
 from tests import corpus
 from tests.conftest import SAMPLE_DIR

@@ -193,7 +193,7 @@ def test_student_bundle_ships_the_colab_stand_in(tmp_path):
     import sys
     import zipfile
 
-    from grader.bundle import build
+    from grader.builders.student_bundle import build
 
     build(tmp_path / "bundle")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",

@@ -262,7 +262,7 @@ def test_student_text_in_the_report_is_never_markup():
 
     from rich.console import Console
 
-    from grader.report import print_progress
+    from grader.render.terminal import print_progress
     from grader.results import GradeResult, TestResult
 
     hostile = "your code raised ValueError: [bold red]fake[/bold red] [link=http://x]y[/link]"

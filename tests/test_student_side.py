@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import PROJECT_ROOT, REFERENCE_DIR, bundle
+from grader import PROJECT_ROOT, REFERENCE_DIR
+from grader.builders import student_bundle as bundle
 from grader.grade import grade
 from grader.options import GradeOptions
 from grader.pack import pack

@@ -10,11 +10,13 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from grader.batch import reports
+from grader import atomic
+from grader.batch import grades
 from grader.batch.executors import DaskCluster, LocalPool
 from grader.batch.inputs import Submission, discover
-from grader.feedback import render
 from grader.options import BatchOptions
+from grader.render import class_summary
+from grader.render.feedback_html import render
 from grader.results import GradeResult, write_atomic
 
 
@@ -68,9 +70,7 @@ def save(out: Path, submission: Submission, outcome: dict) -> None:
         page = (f"<!doctype html><meta charset='utf-8'><h1>PA3 feedback: {submission.id}</h1>"
                 f"<p>Not graded: {outcome['status']}. {outcome.get('message', '')}</p>")
     target = out / "feedback" / f"{submission.id}.html"
-    tmp = target.with_suffix(".html.partial")
-    tmp.write_text(page)
-    tmp.replace(target)
+    atomic.write_text(target, page)
 
 
 def run_batch(input_dir: Path, out: Path, workers: int | None = None, scheduler: str | None = None,
@@ -103,7 +103,7 @@ def run_batch(input_dir: Path, out: Path, workers: int | None = None, scheduler:
         usage.cpu_seconds += time.process_time() - own_cpu
         usage.cores = sum(hosts.values()) or getattr(executor, "cores", 0)
         ids = {s.id for s in submissions}
-        rows = [r for r in reports.load_results(out) if r.get("id") in ids]
-        reports.write_csv(out, rows)
-        reports.write_summary(out, rows, usage=usage.describe() if graded else None)
+        rows = [r for r in grades.load_results(out) if r.get("id") in ids]
+        grades.write_csv(out, rows)
+        class_summary.write_summary(out, rows, usage=usage.describe() if graded else None)
     return BatchOutcome(len(submissions), graded, len(submissions) - len(todo), out, executor.description, usage)

@@ -17,14 +17,15 @@ from pathlib import Path
 
 import nbformat
 
+from test_specs.contract import TEMPLATE_FILES
+
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION[ \t]*$")
 END = re.compile(r"^[ \t]*# END SOLUTION[ \t]*$")
 MD_REGION = re.compile(r"<!-- BEGIN SOLUTION -->.*?<!-- END SOLUTION -->", re.S)
 SOLUTION_MARKERS = ("BEGIN SOLUTION", "END SOLUTION")
 
-# Files of reference/ that make up the template; optimizer.py is provided, not submitted.
-TEMPLATE_FILES = ("activations.py", "layers.py", "loss.py", "model.py", "util.py", "optimizer.py",
-                  "PA3.ipynb", "data/iris.csv")
+# Files of reference/ that make up the template (TEMPLATE_FILES, from the contract); optimizer.py is provided,
+# not submitted.
 # Digests of the reference files the template came from: an edit inside a solution region
 # changes no template line, but still means everything generated from the reference is stale.
 DIGEST_FILE = ".generated-from"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import html
 
-from grader.results import SECTIONS, GradeResult
+from grader.render.sections import section_rows
+from grader.results import GradeResult
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
 table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}
@@ -22,12 +23,9 @@ def render(result: GradeResult, title: str = "PA3 feedback", students: list[str]
     parts.append(f"<p><strong>{result.score:g} / {result.max_score:g}</strong> autograded points "
                  f"<span class='muted'>({result.execution_time:.1f} s; {esc(result.isolation)})</span></p>")
     parts.append("<table><tr><th>Section</th><th>Passed</th><th>Points</th></tr>")
-    for section, tests in result.by_section().items():
-        parts.append(f"<tr><td>{esc(SECTIONS.get(section, section))}</td>"
-                     f"<td>{sum(t.status == 'passed' for t in tests)} / {len(tests)}</td>"
-                     f"<td>{sum(t.score for t in tests):g} / {sum(t.max_score for t in tests):g}</td></tr>")
-    parts += [f"<tr><td class='muted'>{esc(item)}</td><td></td><td class='muted'>hand-graded</td></tr>"
-              for item in result.hand_graded]
+    for row in section_rows(result):
+        cell = "<td class='muted'>" if row.hand_graded else "<td>"
+        parts.append(f"<tr>{cell}{esc(row.label)}</td><td>{esc(row.passed)}</td>{cell}{esc(row.points)}</td></tr>")
     parts.append("</table>")
     for note in result.notes:
         parts.append(f"<p class='failed'>Note: {esc(note)}</p>")

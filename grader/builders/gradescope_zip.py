@@ -9,7 +9,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from grader import PROJECT_ROOT, PROVIDED_DIR, PROVIDED_FILES
+from grader import PROJECT_ROOT, PROVIDED_DIR, PROVIDED_FILES, atomic
 
 GRADESCOPE_DIR = PROJECT_ROOT / "docker" / "gradescope"
 # Pinned versions, tested together here; shared with the TA image (docker/Dockerfile).
@@ -27,8 +27,7 @@ def _sources():
 def build(out: Path) -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".partial")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+    with atomic.replacing(out) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
         for name in ("setup.sh", "run_autograder"):
             info = zipfile.ZipInfo(name)
             info.external_attr = 0o100755 << 16
@@ -39,5 +38,4 @@ def build(out: Path) -> Path:
             zf.write(path, rel)
         for rel in PROVIDED_FILES:
             zf.write(PROVIDED_DIR / rel, f"grader/provided/{rel}")
-    tmp.replace(out)
     return out

@@ -11,14 +11,13 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from grader import PROJECT_ROOT, PROVIDED_DIR, PROVIDED_FILES, TEMPLATE_DIR
+from grader import PROJECT_ROOT, PROVIDED_DIR, PROVIDED_FILES, TEMPLATE_DIR, atomic
+from test_specs.contract import TEMPLATE_FILES
 
 # Left out of the bundle: the hidden specs and oracle, the contract formulas (working forward passes),
-# and the staff-only builders.
-EXCLUDED = ("test_specs/hidden", "test_specs/support/formulas.py", "grader/template.py", "grader/bundle.py",
-            "grader/autograder.py", "grader/batch")
-TEMPLATE_FILES = ("activations.py", "layers.py", "loss.py", "model.py", "util.py", "optimizer.py", "PA3.ipynb",
-                  "data/iris.csv")
+# and the staff-only builders and class summary.
+EXCLUDED = ("test_specs/hidden", "test_specs/support/formulas.py", "grader/builders", "grader/batch",
+            "grader/render/class_summary.py")
 PACKAGE = "pa3_selfcheck"  # the bundle's one top-level package: grader's modules, with test_specs as .specs
 RENAMES = (("grader", PACKAGE), ("test_specs", f"{PACKAGE}.specs"))
 SELFCHECK_PYPROJECT = f'''[build-system]
@@ -139,7 +138,7 @@ def build(out: Path, make_zip: bool = False) -> Path:
     if not make_zip:
         return out
     archive = out.with_suffix(".zip")
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+    with atomic.replacing(archive) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(out.rglob("*")):
             if path.is_file():
                 zf.write(path, path.relative_to(out.parent).as_posix())

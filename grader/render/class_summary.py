@@ -1,62 +1,17 @@
-"""Batch outputs: grades.csv and summary.html (matplotlib plots), built from the results on disk."""
+"""A class's summary.html (matplotlib plots) for a TA, built from the batch's results on disk (grader/batch/grades.py)."""
 
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import io
-import json
 from pathlib import Path
 
+from grader import atomic
+from grader.results import number_key, section_of
 from test_specs.contract import STUDENT_MEMBERS
 
-SECTIONS = ("1.1", "1.2", "2")
 MEMBERS = tuple(m for members in STUDENT_MEMBERS.values() for m in members)  # the eleven graded members
-
-
-def load_results(out: Path) -> list[dict]:
-    rows = []
-    for path in sorted((out / "results").glob("*.json")):
-        try:
-            rows.append(json.loads(path.read_text()))
-        except (OSError, ValueError):
-            continue
-    return rows
-
-
-def section_points(record: dict | None) -> dict[str, float]:
-    points = {s: 0.0 for s in SECTIONS}
-    for test in (record or {}).get("tests", []):
-        number = test.get("number", "")
-        section = "2" if number.startswith("2") else ".".join(number.split(".")[:2])
-        if section in points:
-            points[section] += float(test.get("score", 0))
-    return points
-
-
-CSV_COLUMNS = ["id", "names", "emails", "late", *(f"section_{s}" for s in SECTIONS), "total", "max_total", "status",
-               "seconds", "cpu_seconds", "threads", "message"]
-
-
-def write_csv(out: Path, rows: list[dict]) -> Path:
-    """grades.csv: one row per submission; ``seconds`` is wall time, ``cpu_seconds`` its whole process tree's."""
-    path = out / "grades.csv"
-    tmp = path.with_suffix(".csv.partial")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(CSV_COLUMNS)
-        for row in sorted(rows, key=lambda r: r["id"]):
-            record = row.get("record")
-            points = section_points(record)
-            threads = row.get("threads", "")
-            writer.writerow([row["id"], "; ".join(row.get("names", [])), "; ".join(row.get("emails", [])),
-                             row.get("late", False), *(f"{points[s]:g}" for s in SECTIONS),
-                             f"{record['score']:g}" if record else "", f"{record['max_score']:g}" if record else "",
-                             row["status"], row.get("seconds", ""), row.get("cpu_seconds", ""),
-                             "torch default" if threads is None else threads, row.get("message", "")[:300]])
-    tmp.replace(path)
-    return path
 
 
 def needs_a_human(rows: list[dict]) -> list[dict]:
@@ -86,7 +41,7 @@ def pass_rates(rows: list[dict]) -> tuple[dict[str, dict], dict[str, dict]]:
             member, number = member_of(test), str(test.get("number", ""))
             if member:
                 members[member].setdefault(row["id"], []).append(passed)
-            elif number.startswith("2"):
+            elif section_of(number) == "2":
                 # The rubric's words only: a name's "(measured 0.921)" or "(weights only in ...)" differ per notebook.
                 name = str(test.get("name", "")).removeprefix("PA3.ipynb: ").split(" (")[0]
                 labels.setdefault(number, f"{number} {name}"[:60])
@@ -98,12 +53,8 @@ def pass_rates(rows: list[dict]) -> tuple[dict[str, dict], dict[str, dict]]:
                 "all": sum(all(passed) for passed in by_submission.values()), "of": len(by_submission)}
 
     by_member = {m: rates(v) for m, v in members.items() if v}
-    by_item = {labels[n]: rates(items[n]) for n in sorted(items, key=_number_key)}
+    by_item = {labels[n]: rates(items[n]) for n in sorted(items, key=number_key)}
     return by_member, by_item
-
-
-def _number_key(number: str) -> tuple:
-    return tuple(int(p) if p.isdigit() else 0 for p in number.split("."))
 
 
 def _png(fig) -> str:
@@ -181,7 +132,7 @@ def write_summary(out: Path, rows: list[dict], title: str = "PA3 batch summary",
     for r in (r for r in graded if r.get("status") == "graded"):
         for t in r["record"]["tests"]:
             totals.setdefault(t["number"], []).append(t["status"] == "passed")
-    numbers = sorted(totals, key=_number_key)
+    numbers = sorted(totals, key=number_key)
     fig, ax = plt.subplots(figsize=(max(7, len(numbers) * 0.12), 3.2))
     ax.bar(range(len(numbers)), [sum(totals[n]) / len(totals[n]) for n in numbers] or [], color="#5b9a5b")
     ax.set_xticks(range(len(numbers)), numbers, rotation=90, fontsize=5)
@@ -203,13 +154,11 @@ def write_summary(out: Path, rows: list[dict], title: str = "PA3 batch summary",
     status_line = ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items()))
     usage_line = f"<p>This run: {html.escape(usage)}.</p>" if usage else ""
     path = out / "summary.html"
-    tmp = path.with_suffix(".html.partial")
-    tmp.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+    atomic.write_text(path, f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
                    f"<style>{STYLE}</style></head>"
                    f"<body><h1>{html.escape(title)}</h1><p>{len(rows)} submissions ({html.escape(status_line)}); "
                    f"grades in <a href='grades.csv'>grades.csv</a>, feedback pages in feedback/.</p>{usage_line}"
                    f"{body}</body></html>")
-    tmp.replace(path)
     return path
 
 

@@ -8,7 +8,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from grader.results import SECTIONS, GradeResult
+from grader.render.sections import section_rows
+from grader.results import GradeResult
 
 
 def print_report(result: GradeResult, console: Console | None = None, show_hidden: bool = True,
@@ -18,13 +19,11 @@ def print_report(result: GradeResult, console: Console | None = None, show_hidde
     table.add_column("Section")
     table.add_column("Tests passed", justify="right")
     table.add_column("Points", justify="right")
-    for section, tests in result.by_section().items():
-        passed = sum(t.status == "passed" for t in tests)
-        points = sum(t.score for t in tests)
-        table.add_row(SECTIONS.get(section, section), f"{passed} / {len(tests)}",
-                      f"{points:g} / {sum(t.max_score for t in tests):g}")
-    for item in result.hand_graded:
-        table.add_row(f"[dim]{item}[/dim]", "", "[dim]hand-graded[/dim]")
+    for row in section_rows(result):
+        if row.hand_graded:
+            table.add_row(f"[dim]{row.label}[/dim]", row.passed, f"[dim]{row.points}[/dim]")
+        else:
+            table.add_row(row.label, row.passed, row.points)
     console.print(table)
     console.print(f"[dim]isolation: {result.isolation}; hidden-test seed {result.seed[:16]}; "
                   f"{result.execution_time:.2f} s[/dim]")
