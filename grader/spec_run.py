@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
+import test_specs
 from grader.plugin import ResultsPlugin
 from grader.results import TestResult
 from grader.sandbox.client import Sandbox
 from test_specs.rubric import SECTION_POINTS
-
-import test_specs
 
 SPEC_DIR = Path(test_specs.__file__).resolve().parent
 

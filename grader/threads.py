@@ -22,7 +22,7 @@ NUMPY_WORKER_THREADS = 1    # the NumPy worker's arrays are tiny: one BLAS threa
 def _cgroup_quota() -> float | None:
     """CPUs allowed by a cgroup v2 quota on this process's cgroup or its parents (Docker --cpus), or None."""
     try:
-        line = next(l for l in Path("/proc/self/cgroup").read_text().splitlines() if l.startswith("0::"))
+        line = next(row for row in Path("/proc/self/cgroup").read_text().splitlines() if row.startswith("0::"))
     except (OSError, StopIteration):
         return None
     folder, quotas = Path("/sys/fs/cgroup") / line[3:].lstrip("/"), []

@@ -10,7 +10,6 @@ from pathlib import Path
 from grader.fstree import remove_tree
 from grader.sandbox import proctree
 
-
 STALE = re.compile(r"^pa3-grade-(?P<pid>\d+)-(?P<start>\d+)-")
 
 

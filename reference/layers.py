@@ -3,7 +3,6 @@
 from collections import OrderedDict
 
 import numpy as np
-
 from activations import initialize_activation
 
 

@@ -3,7 +3,6 @@
 from typing import Sequence
 
 import numpy as np
-
 from layers import initialize_layer
 from loss import initialize_loss
 from optimizer import initialize_optimizer

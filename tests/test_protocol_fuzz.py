@@ -12,8 +12,17 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grader.sandbox.runtime.codec import (MAX_BUFFERS, MAX_JSON, MAX_JSON_DEPTH, ProtocolError, decode, encode,
-                                          frame_parts, json_depth, read_frame)
+from grader.sandbox.runtime.codec import (
+    MAX_BUFFERS,
+    MAX_JSON,
+    MAX_JSON_DEPTH,
+    ProtocolError,
+    decode,
+    encode,
+    frame_parts,
+    json_depth,
+    read_frame,
+)
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

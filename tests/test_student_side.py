@@ -21,8 +21,8 @@ from grader.builders import student_bundle as bundle
 from grader.grade import grade
 from grader.options import GradeOptions
 from grader.pack import pack
-from test_specs.contract import REQUIRED_FILES, STUDENT_MEMBERS
 from grader.sandbox.isolation import hand_over
+from test_specs.contract import REQUIRED_FILES, STUDENT_MEMBERS
 from tests.corpus import build as build_submission
 from tests.corpus import half_finished
 from tests.helpers import call_member, load_flat

@@ -12,7 +12,6 @@ import csv
 import json
 import os
 import shutil
-import signal
 import stat
 import subprocess
 import sys
@@ -397,7 +396,7 @@ def _cmdlines() -> list[str]:
 def alive(pid: int) -> bool:
     """Running, not a zombie waiting for a parent to collect it."""
     try:
-        return not (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in "ZX")
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in "ZX"
     except OSError:
         return False
 

@@ -19,9 +19,9 @@ import zipfile
 from dataclasses import replace
 from pathlib import Path
 
+from grader import fstree, submission
 from grader import threads as thread_budget
 from grader.batch.usage import TreeUsage
-from grader import fstree, submission
 from grader.budget import BATCH_TIMEOUT, effective_deadline
 from grader.options import GradeOptions
 

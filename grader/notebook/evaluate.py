@@ -30,7 +30,7 @@ def test_tensors(root: Path):
 def architecture(model) -> dict:
     """Module types that carry parameters, all module types, and the ops of the inlined graph."""
     with_params, types = [], []
-    for name, module in model.named_modules():
+    for module in model.modules():
         kind = getattr(module, "original_name", type(module).__name__)
         types.append(kind)
         if any(True for _ in module.named_parameters(recurse=False)):

@@ -18,8 +18,8 @@ from grader.notebook.run import execute, load
 from grader.options import GradeOptions
 from grader.results import TestResult
 from grader.sandbox import isolation as isolation_levels
-from grader.threads import environment as thread_environment
 from grader.submission import Intake
+from grader.threads import environment as thread_environment
 from grader.workspace import Workspace
 from test_specs.contract import SUBMITTED_MODULES
 

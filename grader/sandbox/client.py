@@ -36,8 +36,16 @@ from grader.sandbox import hostcaps, isolation, pipes, scratch
 from grader.sandbox.errors import CallTimedOut, SandboxError, StudentRaised, Unavailable, WorkerDied
 from grader.sandbox.limits import Limits
 from grader.sandbox.process import SandboxedProcess, describe_exit
-from grader.sandbox.runtime.codec import (MAX_JSON, FrameTooLarge, Handle, ProtocolError, decode, encode,
-                                         read_frame, write_frame)
+from grader.sandbox.runtime.codec import (
+    MAX_JSON,
+    FrameTooLarge,
+    Handle,
+    ProtocolError,
+    decode,
+    encode,
+    read_frame,
+    write_frame,
+)
 
 STARTUP_TIMEOUT = 60.0
 DEATH_WAIT = 5.0  # s a worker that closed its pipe gets to finish dying, so that its exit status can be told
