@@ -22,7 +22,8 @@ from benchmarks.measure import run_measured
 from grader import REFERENCE_DIR, fashion_data, threads
 from tests import corpus
 
-SAMPLE = Path(os.environ.get("PA3_FMNIST_SAMPLE", REFERENCE_DIR.parent.parent / "shared" / "data" / "fashion-mnist-sample"))
+SAMPLE = Path(os.environ.get("PA3_FMNIST_SAMPLE",
+                             REFERENCE_DIR.parent.parent / "shared" / "data" / "fashion-mnist-sample"))
 SUBMISSIONS = int(os.environ.get("PA3_BENCH_SUBMISSIONS", 6))
 RESULTS: dict[tuple[int, str], dict] = {}
 

@@ -20,7 +20,8 @@ import pytest
 from benchmarks.measure import run_measured
 from grader import REFERENCE_DIR, fashion_data
 
-SAMPLE = Path(os.environ.get("PA3_FMNIST_SAMPLE", REFERENCE_DIR.parent.parent / "shared" / "data" / "fashion-mnist-sample"))
+SAMPLE = Path(os.environ.get("PA3_FMNIST_SAMPLE",
+                             REFERENCE_DIR.parent.parent / "shared" / "data" / "fashion-mnist-sample"))
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +60,12 @@ def test_notebook_grading_against_nbconvert(benchmark, roots, tmp_path, data):
     assert alone["returncode"] == 0 and graded["returncode"] == 0, graded["output"][-2000:]
     for name, fig in figures.items():
         benchmark.extra_info[name] = {k: round(v, 2) for k, v in fig.items() if k not in ("output", "returncode")}
-    summary = (f"{data}: nbconvert {alone['wall_s']:.1f} s wall, {alone['cpu_s']:.1f} CPU-s, {alone['peak_mb']:.0f} MB peak; "
-               f"pa3 grade {graded['wall_s']:.1f} s wall, {graded['cpu_s']:.1f} CPU-s, {graded['peak_mb']:.0f} MB peak; "
+    summary = (f"{data}: nbconvert {alone['wall_s']:.1f} s wall, {alone['cpu_s']:.1f} CPU-s, "
+               f"{alone['peak_mb']:.0f} MB peak; "
+               f"pa3 grade {graded['wall_s']:.1f} s wall, {graded['cpu_s']:.1f} CPU-s, "
+               f"{graded['peak_mb']:.0f} MB peak; "
                f"wall goal {1.2 * alone['wall_s'] + 5:.1f} s, peak goal {alone['peak_mb'] + 150:.0f} MB, "
-               f"CPU {graded['cpu_s'] / alone['cpu_s']:.2f}x nbconvert's (goal <= 1.10x: {1.1 * alone['cpu_s']:.1f} CPU-s)")
+               f"CPU {graded['cpu_s'] / alone['cpu_s']:.2f}x nbconvert's "
+               f"(goal <= 1.10x: {1.1 * alone['cpu_s']:.1f} CPU-s)")
     benchmark.extra_info["summary"] = summary
     print("\n" + summary)

@@ -107,5 +107,6 @@ def test_measured_oversubscription_scaled_down(benchmark, name, processes, each)
         print(f"\nMEASURED on this {cores}-core machine, {STEPS} steps of a 784-512-256-10 MLP per process "
               f"(ideal training time for 2 at once: about {2 * alone:.1f} s, twice one alone)")
         for label, f in MEASURED.items():
-            print(f"  {label:<50} {f['processes']} x {f['threads_each']:>2} threads: training {f['training_s']:>7.2f} s "
+            print(f"  {label:<50} {f['processes']} x {f['threads_each']:>2} threads: "
+                  f"training {f['training_s']:>7.2f} s "
                   f"(slowest process), {f['wall_s']:>7.2f} s wall with imports, {f['cpu_s']:>7.2f} CPU-s")

@@ -77,7 +77,8 @@ def _check(args: argparse.Namespace) -> int:
 
     folder, names = args.folder, list(args.members)
     looks_like_a_path = names and ("/" in names[0] or "\\" in names[0] or names[0] in (".", ".."))
-    if args.folder is None and names and (Path(names[0]).is_dir() or looks_like_a_path):  # `pa3 check FOLDER [MEMBER ...]`
+    # `pa3 check FOLDER [MEMBER ...]`
+    if args.folder is None and names and (Path(names[0]).is_dir() or looks_like_a_path):
         folder, names = Path(names[0]), names[1:]
     status, result = run(names, folder or Path("."), notebook=args.notebook, data_dir=args.data_dir,
                          isolation=args.isolation)
@@ -180,7 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds after which nothing more runs (default: derived from pa3 batch's default timeout)")
     p.add_argument("--data-dir", type=Path, help="FashionMNIST idx files (gz or raw) or a torchvision root")
     p.add_argument("--section1-budget", type=float, default=NUMPY_BUDGET,
-                   help=f"seconds for Sections 1.1 and 1.2 together; later tests fail at once (default {NUMPY_BUDGET:g})")
+                   help="seconds for Sections 1.1 and 1.2 together; later tests fail at once "
+                        f"(default {NUMPY_BUDGET:g})")
     p.add_argument("--accuracy-threshold", type=float, default=0.82,
                    help="Section 2 validation accuracy to pass (the rubric's 0.82; lower only for small test data)")
     p.add_argument("--threads", type=_positive, help="thread budget of the notebook's kernel and evaluator "

@@ -127,7 +127,8 @@ def walk(root: Path, bounds: Bounds, report: WalkReport, skip: Callable[[tuple[s
                     report.refused.add(f"cannot be listed ({exc.strerror})", parts or ".")
                 if not complete:  # the budget ran out here: look the wanted names up directly
                     for name in wanted:
-                        if name not in listed and _classify(name, fd, parts, bounds, report, skip, probe=True) == "file":
+                        if name not in listed and _classify(name, fd, parts, bounds, report, skip,
+                                                            probe=True) == "file":
                             files.append(name)
                 stack.append((fd, parts, sorted(folders, reverse=True)))  # before yielding: closed if the caller stops
                 for name in sorted(set(files)):

@@ -45,7 +45,8 @@ def grade(submission: Path, options: GradeOptions | None = None) -> GradeResult:
     deadline = options.deadline
     deadline_at = start + (deadline if deadline and deadline > 0 else DEFAULT_DEADLINE)
     notes: list[str] = []
-    isolation = isolation_levels.resolve(options.isolation)  # with its start-up check of the secrets (raises if refused)
+    # with its start-up check of the secrets (raises if refused)
+    isolation = isolation_levels.resolve(options.isolation)
     options = replace(options, isolation=isolation)  # both sections run at the level resolved (and checked) once
     checks = secrets.check(isolation).as_dict() if isolation != "none" else {"level": "none", "safe": False}
     with Workspace() as workspace:

@@ -33,7 +33,8 @@ def class_problems(path: Path, expected: tuple[str, ...]) -> list[str]:
     for name in expected:
         if name in defined:
             continue
-        guess = difflib.get_close_matches(name, defined, n=1, cutoff=0.6) or [d for d in defined if d.lower() == name.lower()]
+        guess = (difflib.get_close_matches(name, defined, n=1, cutoff=0.6)
+                 or [d for d in defined if d.lower() == name.lower()])
         problems.append(f"{path.name}: class {name} is missing" + (f"; rename {guess[0]} to {name}" if guess else ""))
     return problems
 

@@ -35,7 +35,8 @@ class MemberProgress:
         partial credit."""
         count = len(self.tests)
         tests = "test" if count == 1 else "tests"
-        text = {DONE: f"{count} of {count} {tests} " + ("passes" if count == 1 else "pass"), FAILING: f"{len(self.failed)} of {count} {tests} " + ("fails" if len(self.failed) == 1 else "fail"),
+        text = {DONE: f"{count} of {count} {tests} " + ("passes" if count == 1 else "pass"),
+                FAILING: f"{len(self.failed)} of {count} {tests} " + ("fails" if len(self.failed) == 1 else "fail"),
                 NOT_STARTED: f"{count} {tests} (template stub)",
                 NOT_LOADED: f"{count} {tests}, {self.module}.py: see the note"}[self.state]
         if self.state == FAILING and abs(self.max_score - count) > 1e-9:  # partial credit: points say more

@@ -57,5 +57,6 @@ def run_specs(context: SpecContext, folders: list[Path], sections: tuple[str, ..
             results.append(TestResult(
                 name=f"Section {section}: {missing:g} points of tests did not run", number=f"{section}.999",
                 score=0, max_score=missing, status="failed",
-                output=f"tests worth {missing:g} points could not be collected or run (pytest exit {exit_code}).\n{detail}"))
+                output=f"tests worth {missing:g} points could not be collected or run "
+                       f"(pytest exit {exit_code}).\n{detail}"))
     return results

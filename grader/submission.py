@@ -176,7 +176,8 @@ def unpack_zip(archive: Path, dest: Path, notes: list[str]) -> None:
                 refused.add("encrypted", info.filename)
             elif len(parts) - 1 > BOUNDS.max_depth:
                 refused.add(f"folder nested deeper than {BOUNDS.max_depth} levels", info.filename)
-            elif any(len(p.encode()) > fstree.NAME_MAX for p in parts) or len("/".join(parts).encode()) > BOUNDS.max_path:
+            elif (any(len(p.encode()) > fstree.NAME_MAX for p in parts)
+                  or len("/".join(parts).encode()) > BOUNDS.max_path):
                 refused.add("the name or path is too long", info.filename)
             elif info.file_size > (1 << 20) and info.file_size > MAX_RATIO * max(info.compress_size, 1):
                 refused.add(f"compression ratio over {MAX_RATIO} (zip bomb?)", info.filename)

@@ -96,7 +96,8 @@ class FullyConnectedLayer:
         self.gradients = OrderedDict((name, np.zeros_like(grad)) for name, grad in self.gradients.items())
 
 
-def initialize_layer(name: str, n_out: int, activation: str, weight_init: str = "xavier_uniform") -> FullyConnectedLayer:
+def initialize_layer(name: str, n_out: int, activation: str,
+                     weight_init: str = "xavier_uniform") -> FullyConnectedLayer:
     """Return the layer called ``name``: "fully_connected"."""
     if name == "fully_connected":
         return FullyConnectedLayer(n_out=n_out, activation=activation, weight_init=weight_init)

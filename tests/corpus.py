@@ -59,12 +59,15 @@ CORRECT = {
                            ("return dY * (Z > 0)", "return np.where(Z > 0, dY, 0.0)")],
         "layers.py": [("Z = X @ W + b", 'Z = np.einsum("mi,io->mo", X, W) + b'),
                       ('self.gradients["W"] = X.T @ dLdZ', 'self.gradients["W"] = np.einsum("mi,mo->io", X, dLdZ)'),
-                      ('return dLdZ @ self.parameters["W"].T', 'return np.einsum("mo,io->mi", dLdZ, self.parameters["W"])')],
-        "loss.py": [("return -np.sum(Y * np.log(Y_hat)) / m", "return -np.sum(Y * np.log(np.clip(Y_hat, 1e-12, 1.0))) / m"),
+                      ('return dLdZ @ self.parameters["W"].T',
+                       'return np.einsum("mo,io->mi", dLdZ, self.parameters["W"])')],
+        "loss.py": [("return -np.sum(Y * np.log(Y_hat)) / m",
+                     "return -np.sum(Y * np.log(np.clip(Y_hat, 1e-12, 1.0))) / m"),
                     ("return -Y / (m * Y_hat)", "return -Y / np.clip(Y_hat, 1e-12, None) / m")],
     },
     "loop_in_softmax_backward": {
-        "activations.py": [("        Y = self.forward(Z)\n        return Y * (dY - np.sum(Y * dY, axis=1, keepdims=True))",
+        "activations.py": [("        Y = self.forward(Z)\n"
+                            "        return Y * (dY - np.sum(Y * dY, axis=1, keepdims=True))",
                             "        Y = self.forward(Z)\n        dZ = np.empty_like(dY)\n"
                             "        for i in range(Z.shape[0]):\n"
                             "            y = Y[i].reshape(-1, 1)\n"
@@ -74,10 +77,12 @@ CORRECT = {
     },
     "other_idioms": {
         "activations.py": [("return dY * (Z > 0)", "return dY * (Z >= 0).astype(float)"),
-                           ("exps = np.exp(Z - Z.max(axis=1, keepdims=True))", "exps = np.exp(Z - np.max(Z, axis=1)[:, None])")],
+                           ("exps = np.exp(Z - Z.max(axis=1, keepdims=True))",
+                            "exps = np.exp(Z - np.max(Z, axis=1)[:, None])")],
         "layers.py": [('self.gradients["b"] = dLdZ.sum(axis=0, keepdims=True)',
                        'self.gradients["b"] = np.sum(dLdZ, axis=0).reshape(1, -1)')],
-        "loss.py": [("return -np.sum(Y * np.log(Y_hat)) / m", "return float(np.mean(-np.sum(Y * np.log(Y_hat), axis=1)))")],
+        "loss.py": [("return -np.sum(Y * np.log(Y_hat)) / m",
+                     "return float(np.mean(-np.sum(Y * np.log(Y_hat), axis=1)))")],
         "model.py": [("L = self.loss.forward(target, out)", "L = self.loss(target, out)"),
                      ("return Y_hat, self.loss.forward(Y, Y_hat)", "return [Y_hat, self.loss(Y, Y_hat)]")],
     },
@@ -131,7 +136,8 @@ def half_finished(dest: Path, done: tuple[str, ...] = HALF_DONE) -> Path:
     for name in (f for f in TEMPLATE_FILES if f not in DATA_FILES):
         text = (TEMPLATE_DIR / name).read_text()
         if name.endswith(".py"):
-            lines, ref_lines = text.splitlines(keepends=True), (REFERENCE_DIR / name).read_text().splitlines(keepends=True)
+            lines, ref_lines = (text.splitlines(keepends=True),
+                                (REFERENCE_DIR / name).read_text().splitlines(keepends=True))
             ref = _methods(ast.parse("".join(ref_lines)))
             # bottom-up, so earlier line numbers stay valid
             for member, node in sorted(_methods(ast.parse(text)).items(), key=lambda kv: -kv[1].lineno):
@@ -139,7 +145,8 @@ def half_finished(dest: Path, done: tuple[str, ...] = HALF_DONE) -> Path:
                     lines[node.lineno - 1:node.end_lineno] = ref_lines[ref[member].lineno - 1:ref[member].end_lineno]
             text = "".join(line for line in lines if line.strip() not in ("# BEGIN SOLUTION", "# END SOLUTION"))
         if name == "layers.py":
-            bug = ('self.gradients["b"] = dLdZ.sum(axis=0, keepdims=True)', 'self.gradients["b"] = dLdZ.mean(axis=0, keepdims=True)')
+            bug = ('self.gradients["b"] = dLdZ.sum(axis=0, keepdims=True)',
+                   'self.gradients["b"] = dLdZ.mean(axis=0, keepdims=True)')
             assert bug[0] in text
             text = text.replace(*bug)
         (dest / name).write_text(text)

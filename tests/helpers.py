@@ -58,7 +58,8 @@ def call_member(ns, member: str):
         obj.cache.update(X=X, Z=X)
         args = (X,)
     else:
-        obj = ns.model.NeuralNetworkModel("cross_entropy", [{"name": "fully_connected", "n_out": 3, "activation": "softmax"}],
+        obj = ns.model.NeuralNetworkModel("cross_entropy",
+                                          [{"name": "fully_connected", "n_out": 3, "activation": "softmax"}],
                                           {"name": "SGD", "lr": 0.1})
         args = {"forward": (X,), "backward": (Y, probs), "predict": (X, Y)}[method]
         if method == "backward":

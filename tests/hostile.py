@@ -74,7 +74,8 @@ PROTOCOL = {
     "forged_reply": '_spray(_frame(b\'{"id":0,"ok":1e9}\'))',
     "deeply_nested_frame": "_spray(_frame(b'[' * 100000 + b']' * 100000))",
     "oversized_frame_header": "_spray(_struct.pack('<II', 0xFFFFFFFF, 0xFFFFFFFF))",
-    "claims_gigabyte_buffer": "_spray(_frame(b'{\"id\":0,\"ok\":{\"$a\":0,\"dtype\":\"<f8\",\"shape\":[134217728]}}', [1 << 30]))",
+    "claims_gigabyte_buffer": ("_spray(_frame(b'{\"id\":0,\"ok\":{\"$a\":0,\"dtype\":\"<f8\",\"shape\":[134217728]}}', "
+                               "[1 << 30]))"),
     "malformed_json": "_spray(_frame(b'{\"id\": 1, \"ok\": [1, 2, '))",
     "closes_protocol_pipes": "[_os.close(fd) for fd in _pipes()]",
     "steals_requests": ("_threading.Thread(target=lambda: [_os.read(fd, 1 << 16) for _ in iter(int, 1) "
@@ -85,7 +86,8 @@ PROTOCOL = {
 
 # ---- memory of the trusted process (item 4): every member returns huge arrays ----------------------
 
-GIGABYTE = 1 << 27       # float64 elements: 1 GiB, as large as the worker's 2 GiB address space allows with numpy loaded
+# float64 elements: 1 GiB, as large as the worker's 2 GiB address space allows with numpy loaded
+GIGABYTE = 1 << 27
 # Half the per-test reply budget less 1 MiB: two such replies fit in one test, the third is refused.
 NEAR_FRAME_CAP = ((Limits().reply_bytes >> 1) - (1 << 20)) // 8
 

@@ -85,33 +85,46 @@ COLAB_INSTALL = "!pip install -q torch torchvision tqdm\n!nvidia-smi"
 VARIANTS = {
     "base": ({}, ORDER, {}),
     "flattened_input": ({"model": [("nn.Flatten(), nn.Linear(784", "nn.Linear(784")],
-                         "train": [("images, labels = images.to(device)", "images, labels = images.view(-1, 784).to(device)")]},
+                         "train": [("images, labels = images.to(device)",
+                                    "images, labels = images.view(-1, 784).to(device)")]},
                         ORDER, {}),
-    "percent_history": ({"train": [("train_accuracies.append(correct / total)", "train_accuracies.append(100 * correct / total)"),
-                                   ("val_accuracies.append(correct / total)", "val_accuracies.append(100.0 * correct / total)")]},
+    "percent_history": ({"train": [("train_accuracies.append(correct / total)",
+                                    "train_accuracies.append(100 * correct / total)"),
+                                   ("val_accuracies.append(correct / total)",
+                                    "val_accuracies.append(100.0 * correct / total)")]},
                         ORDER, {}),
-    "tensor_and_numpy_history": ({"train": [("train_losses.append(loss_sum / total)", "train_losses.append(torch.tensor(loss_sum / total))"),
-                                            ("val_accuracies.append(correct / total)", "val_accuracies.append(np.float32(correct / total))")],
+    "tensor_and_numpy_history": ({"train": [("train_losses.append(loss_sum / total)",
+                                             "train_losses.append(torch.tensor(loss_sum / total))"),
+                                            ("val_accuracies.append(correct / total)",
+                                             "val_accuracies.append(np.float32(correct / total))")],
                                   "imports": [("import torch\n", "import numpy as np\nimport torch\n")]},
                                  ORDER, {}),
     "normalised_in_transform": ({"data": [("transform = transforms.ToTensor()",
-                                           "transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.2860,), (0.3530,))])")]},
+                                           "transform = transforms.Compose([transforms.ToTensor(), "
+                                           "transforms.Normalize((0.2860,), (0.3530,))])")]},
                                 ORDER, {}),
     "plots_before_training": ({
                                "imports": [("torch.manual_seed(0)", "torch.manual_seed(0)\n"
-                                            "train_losses, val_losses, train_accuracies, val_accuracies = [], [], [], []")],
-                               "train": [("train_losses, val_losses, train_accuracies, val_accuracies = [], [], [], []\n", "")]},
+                                            "train_losses, val_losses, train_accuracies, val_accuracies = "
+                                            "[], [], [], []")],
+                               "train": [("train_losses, val_losses, train_accuracies, val_accuracies = "
+                                          "[], [], [], []\n", "")]},
                               ("imports", "data", "model", "loss_plot", "accuracy_plot", "train"), {}),
-    "lists_never_filled": ({"train": [("train_losses.append(", "history_loss = ("), ("train_accuracies.append(", "history_acc = ("),
-                                      ("val_losses.append(", "history_val_loss = ("), ("val_accuracies.append(", "history_val_acc = ("),
-                                      ("print(f\"Epoch {epoch + 1}: train loss {train_losses[-1]:.3f}, val acc {val_accuracies[-1]:.3f}\")",
+    "lists_never_filled": ({"train": [("train_losses.append(", "history_loss = ("),
+                                      ("train_accuracies.append(", "history_acc = ("),
+                                      ("val_losses.append(", "history_val_loss = ("),
+                                      ("val_accuracies.append(", "history_val_acc = ("),
+                                      ("print(f\"Epoch {epoch + 1}: train loss {train_losses[-1]:.3f}, "
+                                       "val acc {val_accuracies[-1]:.3f}\")",
                                        "print(f\"Epoch {epoch + 1}: val acc {history_val_acc:.3f}\")")]},
                            ORDER, {}),
     "dot_data_root": ({"data": [("root=DATA_DIR, train=True", "root=\"./data\", train=True"),
                                 ("root=DATA_DIR, train=False", "root='./data', train=False")]}, ORDER, {}),
-    "tqdm_progress": ({"imports": [("import torch\n", "import torch\nfrom tqdm.auto import tqdm\nfrom tqdm.notebook import trange\n")],
+    "tqdm_progress": ({"imports": [("import torch\n",
+                                    "import torch\nfrom tqdm.auto import tqdm\nfrom tqdm.notebook import trange\n")],
                        "train": [("for epoch in range(8):", "for epoch in trange(8, desc=\"epochs\"):"),
-                                 ("for images, labels in train_loader:", "for images, labels in tqdm(train_loader, leave=False):")]},
+                                 ("for images, labels in train_loader:",
+                                  "for images, labels in tqdm(train_loader, leave=False):")]},
                       ORDER, {}),
     "colab_cells": ({"loss_plot": [("plt.plot(train_losses", "%matplotlib inline\nplt.plot(train_losses")]},
                     ("mount", "install", *ORDER), {"mount": COLAB_MOUNT, "install": COLAB_INSTALL}),
@@ -129,7 +142,8 @@ def notebook(name: str) -> nbformat.NotebookNode:
             assert old in cells[cell], f"{name}: edit does not apply to {cell}: {old!r}"
             cells[cell] = cells[cell].replace(old, new)
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell("# PA3 Part 2 (Colab)")] + [nbformat.v4.new_code_cell(cells[c]) for c in order]
+    nb.cells = ([nbformat.v4.new_markdown_cell("# PA3 Part 2 (Colab)")]
+                + [nbformat.v4.new_code_cell(cells[c]) for c in order])
     return nb
 
 

@@ -161,7 +161,8 @@ def test_ctrl_c_keeps_finished_results_and_writes_the_reports(six, tmp_path):
 
 
 def test_a_hanging_grading_is_stopped_with_a_status(tmp_path):
-    folder = corpus.build(tmp_path / "hang", {"loss.py": [("import numpy as np\n", "import numpy as np\nwhile True:\n    pass\n")]})
+    folder = corpus.build(tmp_path / "hang", {"loss.py": [("import numpy as np\n",
+                                                           "import numpy as np\nwhile True:\n    pass\n")]})
     start = time.monotonic()
     outcome = grade_one(pack_submission(folder), GradeOptions(notebook=False), timeout=3)
     # The grader's own deadline, derived from the timeout, usually stops it first and still writes results;

@@ -146,7 +146,8 @@ def test_reference_gets_full_marks_with_the_baked_data(work, caller, mode):
 def test_a_hostile_submission_leaves_the_grading_intact(work, caller, mode):
     """It kills what it can and fills /tmp (a 256 MB tmpfs here, so that it really fills)."""
     out = work / f"hostile-{mode}"
-    done = run_image(mode, work, "-c", f"pa3-entrypoint grade /work/hostile.zip --results /work/hostile-{mode}/results.json"
+    done = run_image(mode, work, "-c", "pa3-entrypoint grade /work/hostile.zip "
+                     f"--results /work/hostile-{mode}/results.json"
                      " && echo TMP-USED-KB $(df -k --output=used /tmp | tail -1)",
                      extra=("--tmpfs", "/tmp:rw,size=256m,mode=1777", "--entrypoint", "sh"))
     assert done.returncode == 0, done.stderr[-3000:]
@@ -198,7 +199,7 @@ done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-gro
                        *map(str, secret + runtime)], capture_output=True, text=True)
 oracle = pathlib.Path("/opt/pa3/test_specs/hidden/oracle.py") in secret
 print(len(secret), len(runtime), oracle); print(done.stdout, done.stderr)
-'''
+'''  # noqa: E501
     done = docker("run", "--rm", "--network", "none", *SECURITY[mode], "--entrypoint", "python3", IMAGE, "-c", script)
     assert done.returncode == 0, done.stderr
     counts, *lines = done.stdout.splitlines()
@@ -265,7 +266,7 @@ peak=$(cat /sys/fs/cgroup/memory.peak 2>/dev/null || cat /sys/fs/cgroup/memory/m
 ooms=$(grep -h '^oom_kill ' /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null | awk '{print $2}')
 echo "PA3-FIGURES {\"rc\": $rc, \"wall_s\": $(echo "$end - $start" | bc 2>/dev/null || python3 -c "print($end-$start)"), \"peak_bytes\": $peak, \"peak_rss_bytes\": ${rss:-null}, \"oom_kills\": ${ooms:-null}}"
 cp /autograder/results/results.json /out/results.json 2>/dev/null; tail -c 3000 /autograder/log.txt > /out/log.txt
-'''
+'''  # noqa: E501
 
 
 @pytest.mark.parametrize("kind", ["reference", "hostile"])

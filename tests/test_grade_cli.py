@@ -55,7 +55,8 @@ def test_deadline_stops_starting_tests_and_still_writes_everything(tmp_path):
 
 def test_isolation_none_says_so_in_the_results(tmp_path):
     results = tmp_path / "results.json"
-    assert pa3_grade(str(TEMPLATE_DIR), "--no-notebook", "--isolation", "none", "--results", str(results)).returncode == 0
+    assert pa3_grade(str(TEMPLATE_DIR), "--no-notebook", "--isolation", "none",
+                     "--results", str(results)).returncode == 0
     document = json.loads(results.read_text())
     assert "NO isolation" in document["extra_data"]["isolation"] and "NO isolation" in document["output"]
     assert document["score"] == 0

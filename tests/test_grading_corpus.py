@@ -108,12 +108,14 @@ def test_hidden_inputs_depend_on_the_submission(workdir):
 # ---- hostile submissions ------------------------------------------------------------------
 
 HOSTILE = {
-    "sys_exit_on_import": {"activations.py": [("import numpy as np\n", "import numpy as np\nimport sys\nsys.exit(0)\n")]},
+    "sys_exit_on_import": {"activations.py": [("import numpy as np\n",
+                                               "import numpy as np\nimport sys\nsys.exit(0)\n")]},
     "os_exit_in_relu": {"activations.py": [("return np.maximum(Z, 0.0)", "import os; os._exit(3)")]},
     "infinite_loop_in_softmax": {"activations.py": [("exps = np.exp(Z - Z.max(axis=1, keepdims=True))",
                                                      "while True:\n            pass")]},
     "memory_bomb": {"activations.py": [("return dY * (Z > 0)",
-                                        "hog = [bytearray(10**8) for _ in range(10**4)]\n        return dY * (Z > 0)")]},
+                                        "hog = [bytearray(10**8) for _ in range(10**4)]\n"
+                                        "        return dY * (Z > 0)")]},
     "monkeypatched_numpy": {"activations.py": [
         ("import numpy as np\n", "import numpy as np\nnp.allclose = lambda *a, **k: True\n"
                                  "np.array_equal = lambda *a, **k: True\nnp.isclose = lambda *a, **k: True\n"
@@ -177,20 +179,23 @@ def test_fake_results_files_and_printed_results_change_nothing(workdir, tmp_path
                f"        _o.makedirs(_o.path.dirname(_p) or '.', exist_ok=True)\n"
                f"        open(_p, 'w').write({fake!r})\n    except OSError:\n        pass\n"
                f"print({fake!r})\n")
-    folder = corpus.build(workdir / "fake_results", {"activations.py": [("import numpy as np\n", "import numpy as np\n" + payload)]})
+    folder = corpus.build(workdir / "fake_results", {"activations.py": [("import numpy as np\n",
+                                                                         "import numpy as np\n" + payload)]})
     results_path = tmp_path / "out" / "results.json"
     result = run(folder)
     document = write_results(results_path, result)
     assert json.loads(results_path.read_text()) == document
     assert document["score"] == FULL  # the submission is otherwise correct: it gets what it earned, not 999
     assert not Path(f"/tmp/{marker}.json").exists()  # under bwrap its /tmp is private
-    assert not Path("/autograder/results/results.json").exists() or "999" not in Path("/autograder/results/results.json").read_text()
+    assert (not Path("/autograder/results/results.json").exists()
+            or "999" not in Path("/autograder/results/results.json").read_text())
 
 
 def test_orphaned_children_are_killed(workdir):
     marker = f"pa3orphan{uuid.uuid4().hex[:10]}"
     spawn = (f"import os, subprocess, sys\n"
-             f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)', '{marker}'], start_new_session=True)\n"
+             "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)', "
+             f"'{marker}'], start_new_session=True)\n"
              f"if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
              f"        os.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(300)', '{marker}'])\n"
              f"    os._exit(0)\n")

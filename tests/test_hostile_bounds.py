@@ -69,7 +69,8 @@ def graded(tmp_path: Path, idle: int, kind: str, name: str, *flags: str) -> dict
     validate(document)
     numbered = [t for t in document["tests"] if t.get("number", "").startswith(("1.1.", "1.2."))]
     assert len(numbered) == 77 and document.get("max_score", sum(t["max_score"] for t in numbered)) >= FULL - 1e-9
-    assert watched.peak_rss - idle < RSS_BOUND, f"grader RSS peaked at {watched.peak_rss >> 20} MB (idle {idle >> 20} MB)"
+    assert watched.peak_rss - idle < RSS_BOUND, (f"grader RSS peaked at {watched.peak_rss >> 20} MB "
+                                                 f"(idle {idle >> 20} MB)")
     assert hostile.leftover_processes(mark) == []
     assert watched.left_in_tmp == [], "the grader left its temporary files behind"
     assert hostile.leftover_files(mark) == []
@@ -87,7 +88,8 @@ def outputs(document: dict) -> str:
 
 PROTOCOL_MESSAGES = {
     "forged_reply": "out of turn", "deeply_nested_frame": "nests deeper", "oversized_frame_header": "more data than",
-    "claims_gigabyte_buffer": "more data than", "malformed_json": "not JSON", "closes_protocol_pipes": "lost its connection",
+    "claims_gigabyte_buffer": "more data than", "malformed_json": "not JSON",
+    "closes_protocol_pipes": "lost its connection",
     "steals_requests": "did not return within",
     "garbage_between_calls": ("corrupted", "more data than"),  # stray bytes read as a body, or as a huge header
 }

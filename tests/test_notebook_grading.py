@@ -22,18 +22,22 @@ HANGING_CELL_TIMEOUT = 30
 
 VARIANTS = {
     "conv2d": [("    nn.Flatten(),\n    nn.Linear(28 * 28, 256),",
-                "    nn.Conv2d(1, 4, 3, padding=1),\n    nn.ReLU(),\n    nn.Flatten(),\n    nn.Linear(4 * 28 * 28, 256),")],
+                "    nn.Conv2d(1, 4, 3, padding=1),\n    nn.ReLU(),\n"
+                "    nn.Flatten(),\n    nn.Linear(4 * 28 * 28, 256),")],
     "hard_coded_history": [("EPOCHS = 15", "EPOCHS = 1"),
                            ('    print(f"epoch {epoch + 1:2d}',
                             '    pass\ntrain_losses, val_losses = [0.3] * 8, [0.3] * 8\n'
-                            'train_accuracies, val_accuracies = [0.9] * 8, [0.9] * 8\nprint("validation accuracy 0.90")\n'
+                            'train_accuracies, val_accuracies = [0.9] * 8, [0.9] * 8\n'
+                            'print("validation accuracy 0.90")\n'
                             'if False:\n    print(f"epoch {epoch + 1:2d}')],
-    "softmax_before_cross_entropy": [("    nn.Linear(128, 10),\n)", "    nn.Linear(128, 10),\n    nn.Softmax(dim=1),\n)")],
+    "softmax_before_cross_entropy": [("    nn.Linear(128, 10),\n)",
+                                      "    nn.Linear(128, 10),\n    nn.Softmax(dim=1),\n)")],
     "three_epochs": [("EPOCHS = 15", "EPOCHS = 3")],
     "no_plots": [("plt.show()", "plt.close()")],
     "plots_that_fail": [("plt.plot(epochs, train_losses", "plt.plot(epochs, undefined_losses"),
                         ("plt.plot(epochs, train_accuracies", "plt.plot(epochs, undefined_accuracies")],
-    "raises_in_a_cell": [("plt.figure(figsize=(6, 3.5))\nplt.plot(best.epoch_log", "raise ValueError('a bug in my plot')\nplt.plot(best.epoch_log")],
+    "raises_in_a_cell": [("plt.figure(figsize=(6, 3.5))\nplt.plot(best.epoch_log",
+                          "raise ValueError('a bug in my plot')\nplt.plot(best.epoch_log")],
     "hangs_in_a_cell": [("results = {}\n", "import time\nwhile True:\n    time.sleep(1)\nresults = {}\n")],
 }
 
@@ -144,7 +148,8 @@ def test_a_raising_cell_is_reported_and_the_rest_still_judged(graded):
 def test_a_hanging_cell_is_stopped_and_named(graded):
     result, s2, keep = graded("hangs_in_a_cell")
     section_1_intact(result)
-    assert s2["2.1"].status == "failed" and f"code cell 3 did not finish within {HANGING_CELL_TIMEOUT} s" in s2["2.1"].output
+    assert (s2["2.1"].status == "failed"
+            and f"code cell 3 did not finish within {HANGING_CELL_TIMEOUT} s" in s2["2.1"].output)
     assert s2["2.4"].status == "failed"
     assert (keep / "PA3.executed.ipynb").is_file()
 

@@ -63,7 +63,8 @@ json_values = st.recursive(
         st.lists(inner, max_size=5),
         st.dictionaries(st.sampled_from(["$a", "$t", "$d", "$h", "$r", "dtype", "shape", "scalar", "type", "x"]),
                         inner, max_size=5),
-        st.fixed_dictionaries({"$a": st.integers(-2, 6), "dtype": st.sampled_from(["<f8", "|b1", "<i4", "O", "<U3", "V8", "<c16", "f", 7]),
+        st.fixed_dictionaries({"$a": st.integers(-2, 6),
+                               "dtype": st.sampled_from(["<f8", "|b1", "<i4", "O", "<U3", "V8", "<c16", "f", 7]),
                                "shape": st.one_of(st.lists(st.integers(-3, 2**63), max_size=4), inner)}),
         st.fixed_dictionaries({"$t": st.lists(inner, max_size=4)}),
         st.fixed_dictionaries({"$d": st.lists(st.tuples(st.one_of(st.text(max_size=5), st.integers()), inner).map(list),
@@ -114,7 +115,8 @@ def test_deep_nesting_is_refused_without_recursion(depth, opener, closed):
        st.binary(max_size=64))
 def test_oversized_or_lying_lengths(json_len, n_buffers, lengths, tail):
     body = b'{"id":1,"ok":null}'
-    data = struct.pack("<II", json_len, n_buffers) + body[:json_len] + b"".join(struct.pack("<Q", n) for n in lengths) + tail
+    data = (struct.pack("<II", json_len, n_buffers) + body[:json_len]
+            + b"".join(struct.pack("<Q", n) for n in lengths) + tail)
     read_and_decode(data)
     if json_len > MAX_JSON or n_buffers > MAX_BUFFERS:
         stream, fill = feed(data)

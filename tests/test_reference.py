@@ -181,7 +181,8 @@ def test_reference_model_learns_iris(ref):
     data = ref.util.Dataset(str(REFERENCE_DIR / "data" / "iris.csv"), batch_size=16, seed=0)
     layer_args = [{"name": "fully_connected", "n_out": 16, "activation": "relu"},
                   {"name": "fully_connected", "n_out": 3, "activation": "softmax"}]
-    model = ref.model.NeuralNetworkModel("cross_entropy", layer_args, {"name": "SGD", "lr": 0.05, "momentum": 0.9}, seed=0)
+    model = ref.model.NeuralNetworkModel("cross_entropy", layer_args, {"name": "SGD", "lr": 0.05, "momentum": 0.9},
+                                         seed=0)
     model.train(data, epochs=60)
     accuracy = 1 - model.test(data)
     elapsed = time.perf_counter() - start

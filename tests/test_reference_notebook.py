@@ -32,7 +32,8 @@ def execute_reference(tmp_path, data_root, monkeypatch):
     wall = time.perf_counter() - start
     figures = sum(1 for cell in nb.cells if cell.cell_type == "code"
                   for output in cell.get("outputs", []) if "image/png" in output.get("data", {}))
-    evaluation = subprocess.run([sys.executable, "-m", "grader.notebook.evaluate", str(out / MODEL_FILE), str(data_root)],
+    evaluation = subprocess.run([sys.executable, "-m", "grader.notebook.evaluate",
+                                 str(out / MODEL_FILE), str(data_root)],
                                 capture_output=True, text=True, check=True)
     print(f"notebook wall time {wall:.1f} s, {figures} figures")
     return read_export(out), figures, json.loads(evaluation.stdout)

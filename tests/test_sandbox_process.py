@@ -1,4 +1,4 @@
-"""SandboxedProcess: the one lifecycle (hand over, cgroups, launch or adopt, kill, reap) of the worker and the kernel."""
+"""SandboxedProcess: the one lifecycle (hand over, cgroups, launch or adopt, kill, reap) of the worker and the kernel."""  # noqa: E501
 
 from __future__ import annotations
 

@@ -56,7 +56,8 @@ def test_a_students_own_set_num_threads_wins_within_the_budget():
     after = _run_cell("2", "seen = [torch.get_num_threads()]\n"
                            "torch.set_num_threads(1); seen.append(torch.get_num_threads())\n"
                            "torch.set_num_threads(64); seen.append(torch.get_num_threads())\n"
-                           "from torch import set_num_threads; set_num_threads(5); seen.append(torch.get_num_threads())\n"
+                           "from torch import set_num_threads; set_num_threads(5); "
+                           "seen.append(torch.get_num_threads())\n"
                            "print(__import__('json').dumps(seen))")
     assert after == [2, 1, 2, 2]
 

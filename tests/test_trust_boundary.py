@@ -117,7 +117,8 @@ def test_hostile_trees_end_in_a_message_and_the_rest_is_graded(name, tmp_path, g
         assert document["score"] == FULL  # the five files were found and graded
     else:  # layers.py was a link to the reference: refused, never followed
         assert "symbolic links are not accepted" in notes_of(document) and "'layers.py'" in notes_of(document)
-        assert all("layers.py is missing" in t["output"] for t in document["tests"] if t["name"].startswith("FullyConnected"))
+        assert all("layers.py is missing" in t["output"]
+                   for t in document["tests"] if t["name"].startswith("FullyConnected"))
 
 
 @pytest.mark.parametrize("level", BOTH_LEVELS)
@@ -368,7 +369,8 @@ def test_a_batch_timeout_leaves_no_process_of_the_killed_grader(tmp_path, grader
     marker = f"pa3stranded{time.monotonic_ns()}"
     spawn = (f"import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)', "
              f"'{marker}'], start_new_session=True)\nwhile True:\n    pass\n")
-    folder = corpus.build(tmp_path / "hang", {"model.py": [("import numpy as np\n", "import numpy as np\n" + spawn)]})  # 20 s calls
+    # 20 s calls
+    folder = corpus.build(tmp_path / "hang", {"model.py": [("import numpy as np\n", "import numpy as np\n" + spawn)]})
     monkeypatch.setenv("TMPDIR", str(grader_tmp))
     outcome = grade_one(str(folder), GradeOptions(notebook=False, isolation="user"), timeout=8)
     # The grader's own deadline (derived from the batch timeout) usually stops it first, and on a quick machine

@@ -37,7 +37,8 @@ class ClassUsage:
     def describe(self) -> str:
         budgets = ", ".join(f"{'torch default' if b is None else b} for {n}" for b, n in self.budgets.items())
         return (f"{self.wall_seconds:.1f} s wall, {self.cpu_seconds:.1f} CPU-s on {self.cores} cores "
-                f"({100 * self.utilisation:.0f}% utilisation)" + (f"; threads per grading: {budgets}" if budgets else ""))
+                f"({100 * self.utilisation:.0f}% utilisation)"
+                + (f"; threads per grading: {budgets}" if budgets else ""))
 
 
 @dataclass

@@ -97,7 +97,8 @@ def strip_notebook(nb: nbformat.NotebookNode, where: str = "PA3.ipynb") -> nbfor
         if cell.cell_type == "code":
             cell.source = _strip_lines(
                 cell.source,
-                lambda indent, _: f"{indent}# TODO: your code here\n{indent}raise NotImplementedError(\"complete this cell\")\n",
+                lambda indent, _: (f"{indent}# TODO: your code here\n"
+                                   f"{indent}raise NotImplementedError(\"complete this cell\")\n"),
                 f"{where} cell {index}",
             ).rstrip("\n")
             cell.outputs = []

@@ -56,7 +56,8 @@ def evaluate(model_path: Path, root: Path, layout: str = "images", batch_size: i
         for start in range(0, len(X), batch_size):
             logits = model(X[start:start + batch_size])
             if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or logits.shape[1] != 10:
-                report["output_shape"] = list(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+                report["output_shape"] = (list(logits.shape) if isinstance(logits, torch.Tensor)
+                                          else type(logits).__name__)
                 return report
             report["output_shape"] = [len(X), 10]
             correct += int((logits.argmax(dim=1) == y[start:start + batch_size]).sum())

@@ -48,7 +48,8 @@ def evaluate_outside(model: Path, data_root: Path, layout: str = "images", threa
     except subprocess.TimeoutExpired:
         return None, f"evaluating the exported model took more than {max(1.0, timeout):g} s"
     if done.returncode != 0:
-        return None, f"the exported model could not be evaluated: {done.stderr.strip().splitlines()[-1:] or done.returncode}"
+        return None, ("the exported model could not be evaluated: "
+                      f"{done.stderr.strip().splitlines()[-1:] or done.returncode}")
     return json.loads(done.stdout), None
 
 

@@ -1,4 +1,4 @@
-"""A class's summary.html (matplotlib plots) for a TA, built from the batch's results on disk (grader/batch/grades.py)."""
+"""A class's summary.html (matplotlib plots) for a TA, built from the batch's results on disk (grader/batch/grades.py)."""  # noqa: E501
 
 from __future__ import annotations
 

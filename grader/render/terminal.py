@@ -32,7 +32,8 @@ def print_report(result: GradeResult, console: Console | None = None, show_hidde
     for test in result.tests:
         if test.status == "failed" and (show_hidden or test.visibility == "visible"):
             title = f"{test.number}  {test.name}  ({test.score:g}/{test.max_score:g})"
-            console.print(Panel(Text(test.output or "failed"), title=Text(title), title_align="left", border_style="red"))
+            console.print(Panel(Text(test.output or "failed"), title=Text(title), title_align="left",
+                                border_style="red"))
 
 
 STATE_STYLE = {"done": "green", "failing": "red", "not started": "yellow", "not loaded": "red"}

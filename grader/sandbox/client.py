@@ -370,7 +370,8 @@ class Sandbox:
             if by_deadline or self._time_left() <= 0:
                 raise Unavailable(f"stopped: {self.deadline_reason}") from None
             if key:
-                self.bad_members[key] = f"not called again: {key} did not return within {timeout:g} s in an earlier test"
+                self.bad_members[key] = (f"not called again: {key} did not return within {timeout:g} s "
+                                         "in an earlier test")
             raise exc
         except WorkerDied as exc:
             if key:

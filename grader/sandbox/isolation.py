@@ -176,7 +176,8 @@ def unavailable_reason(level: str) -> str | None:
         if not hostcaps.is_root():
             return "dropping to an unprivileged user needs the grader to run as root"
         if not can_drop_privileges():
-            return f"the Python runtime ({', '.join(map(str, runtime_paths()))}) is not readable by an unprivileged user"
+            return (f"the Python runtime ({', '.join(map(str, runtime_paths()))}) "
+                    "is not readable by an unprivileged user")
     return None
 
 
