@@ -8,6 +8,7 @@ from pathlib import Path
 
 from grader.budget import DEFAULT_DEADLINE
 from grader.members import stub_members
+from grader.messages import CUT_SHORT, grader_error
 from grader.options import GradeOptions
 from grader.results import GradeResult, TestResult
 from grader.sandbox import isolation as isolation_levels
@@ -29,8 +30,8 @@ def _section_2(intake: Intake | None, workspace: Workspace, options: GradeOption
     try:
         return grade_notebook(intake, workspace, options, deadline_at, unreadable)
     except Exception as exc:  # noqa: BLE001 - Sections 1.1 and 1.2 are already graded and must be kept
-        return judge.all_failed(f"grader error while running the notebook (not your fault; please tell the "
-                                f"course staff): {type(exc).__name__}: {exc}", options.threshold)
+        return judge.all_failed(grader_error("grader error while running the notebook",
+                                             f"{type(exc).__name__}: {exc}"), options.threshold)
 
 
 def grade(submission: Path, options: GradeOptions | None = None) -> GradeResult:
@@ -74,7 +75,7 @@ def grade(submission: Path, options: GradeOptions | None = None) -> GradeResult:
             if checks.get("uid") is not None:
                 checks["after"] = uids.sweep(checks["uid"])
     # Tests cut short by a time limit say so in their output ("not run: ..." / "stopped: ..."): the TA is told.
-    cut = sum(1 for t in tests if t.output.startswith(("not run: ", "stopped: ")))
+    cut = sum(1 for t in tests if t.output.startswith(CUT_SHORT))
     if cut:
         notes.append(f"{cut} test(s) were cut short by the grading's time limits (their outputs say which)")
     return GradeResult(tests=tests, execution_time=time.monotonic() - start, isolation=description, seed=seed,

@@ -16,47 +16,17 @@ import traceback
 import pytest
 
 from grader.members import member_of
+from grader.messages import DEADLINE_REACHED, NOT_RUN, RUN_STOPPED_BEFORE, explain
 from grader.results import TestResult, number_key
-from grader.sandbox.errors import CallTimedOut, SandboxError, StudentRaised, Unavailable, WorkerDied
 
+# How the specs reach the grading context (test_specs/conftest.py's ``ctx``): pytest's own per-run store.
+CONTEXT = pytest.StashKey[object]()
 LARGE_REPLIES = 1 << 20  # bytes received in one test (honest: < 64 KiB) past which its leftovers are collected at once
-HINTS = {
-    "NotImplementedError": "this member is still the template's stub: replace the raise with your implementation",
-    "ModuleNotFoundError": "check the file names and imports (modules are imported by file name, e.g. `from activations import ReLU`)",
-    "ImportError": "check the file names and imports (modules are imported by file name, e.g. `from activations import ReLU`)",
-    "SystemExit": "do not call sys.exit() or exit() in your modules",
-    "MemoryError": "the call used more memory than the grader allows",
-}
 
 
 def test_name(item: pytest.Item) -> str:
     doc = (getattr(item.obj, "__doc__", None) or "").strip()
     return doc.splitlines()[0].strip() if doc else item.name
-
-
-def explain(exc: BaseException) -> str:
-    """A student-facing explanation of why a test failed."""
-    if isinstance(exc, StudentRaised):
-        text = f"your code raised {exc.type_name}: {exc.message}"
-        if exc.detail:
-            text += f"\n  at {exc.detail}"
-        if exc.traceback:
-            text += "\n  traceback (your files only):\n" + "\n".join("    " + line for line in exc.traceback.rstrip().splitlines())
-        if exc.type_name in HINTS:
-            text += f"\n  hint: {HINTS[exc.type_name]}"
-        return text
-    if isinstance(exc, CallTimedOut):
-        return f"your code {exc} (an infinite loop, or far too slow); hint: look for a loop that never ends"
-    if isinstance(exc, Unavailable):
-        return str(exc)
-    if isinstance(exc, WorkerDied):
-        return f"the process running your code ended: {exc}"
-    if isinstance(exc, SandboxError):
-        return str(exc)
-    if isinstance(exc, AssertionError):
-        return str(exc) or "assertion failed"
-    lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
-    return "grader error (not your fault; please tell the course staff):\n" + "".join(lines[-6:])
 
 
 class ResultsPlugin:
@@ -71,7 +41,7 @@ class ResultsPlugin:
     # -- configuration and collection ---------------------------------------------------------
 
     def pytest_configure(self, config: pytest.Config) -> None:
-        config.pa3 = self.context
+        config.stash[CONTEXT] = self.context
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -92,8 +62,8 @@ class ResultsPlugin:
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem) -> bool | None:
         sandbox = getattr(self.context, "sandbox", None)
         if self.deadline_at is not None and time.monotonic() > self.deadline_at:
-            reason = getattr(sandbox, "deadline_reason", "the grading deadline was reached")
-            self._record(item, False, f"not run: {reason}")
+            reason = getattr(sandbox, "deadline_reason", DEADLINE_REACHED)
+            self._record(item, False, NOT_RUN + reason)
             return True
         if sandbox is not None:
             sandbox.begin_test()
@@ -148,7 +118,7 @@ class ResultsPlugin:
         out = []
         for item in self.items:
             if item.nodeid not in self.results:
-                self._record(item, False, "not run: the test run stopped before this test")
+                self._record(item, False, RUN_STOPPED_BEFORE)
             out.append(self.results[item.nodeid])
         return out
 

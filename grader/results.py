@@ -8,6 +8,7 @@ from importlib import resources
 from pathlib import Path
 
 from grader import atomic
+from grader.messages import tell_staff
 
 MAX_OUTPUT = 100_000
 SECTIONS = {"1.1": "Section 1.1: layers, activations and loss",
@@ -141,5 +142,5 @@ def write_results(path: Path, result: GradeResult) -> dict:
 def not_graded(message: str, execution_time: float) -> "GradeResult":
     """A complete result for a submission the grader could not grade at all: one failed entry saying why."""
     return GradeResult(tests=[TestResult(name="autograder error", number="0", score=0, max_score=0, status="failed",
-                                         output=f"{message}; please tell the course staff")],
+                                         output=tell_staff(message))],
                        execution_time=execution_time, isolation="unknown", seed="")

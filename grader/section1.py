@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from grader import PROVIDED_DIR
+from grader.messages import DEADLINE_REACHED
 from grader.options import GradeOptions
 from grader.results import TestResult
 from grader.sandbox.client import Sandbox
@@ -32,7 +33,7 @@ def grade_numpy(intake: Intake | None, workspace: Workspace, options: GradeOptio
         deadline_at, reason = budget_at, (f"the time budget of Sections 1.1 and 1.2 ({budget:g} s in all) was "
                                           f"used up; look for slow or sleeping code")
     else:
-        reason = "the grading deadline was reached"
+        reason = DEADLINE_REACHED
     if intake is None:  # nothing readable: every module is blocked with the same message
         problems = {module: unreadable or "the submission could not be read" for module in SUBMITTED_MODULES}
         sources, seed, folder = {}, "0" * 64, workspace.path("worker")

@@ -21,7 +21,8 @@ SPEC_DIR = Path(test_specs.__file__).resolve().parent
 
 @dataclass
 class SpecContext:
-    """What the specs see (``request.config.pa3``): the sandbox and the submission's sources, never its code objects."""
+    """What the specs see (``request.config.stash[grader.plugin.CONTEXT]``): the sandbox and the submission's
+    sources, never its code objects."""
 
     sandbox: Sandbox
     sources: dict[str, str]

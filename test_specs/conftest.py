@@ -1,4 +1,5 @@
-"""Fixtures of the graded specs. The harness (grader.plugin) sets ``config.pa3`` to the grading context."""
+"""Fixtures of the graded specs. The harness (grader.plugin) puts the grading context in pytest's
+``config.stash`` under ``grader.plugin.CONTEXT``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from test_specs.support.student import Student
 
 @pytest.fixture(scope="session")
 def ctx(request):
-    context = getattr(request.config, "pa3", None)
+    from grader.plugin import CONTEXT
+
+    context = request.config.stash.get(CONTEXT, None)
     if context is None:
         pytest.exit("the specs run through `pa3 grade` or `pa3 check`, which provide the submission", returncode=4)
     return context

@@ -200,3 +200,52 @@ def test_student_bundle_ships_the_colab_stand_in(tmp_path):
                     str(tmp_path / "wheel"), str(tmp_path / "bundle" / "selfcheck")], check=True, timeout=300)
     names = zipfile.ZipFile(next((tmp_path / "wheel").glob("*.whl"))).namelist()
     assert "pa3_selfcheck/sandbox/runtime/colab/google/colab/drive.py" in names
+
+
+# ---- the rubric and figure attribution, on plain data ---------------------------------------------------
+
+def test_section_2_items_add_up_to_the_sections_points():
+    from test_specs.rubric import NOTEBOOK_ITEMS, SECTION_POINTS
+
+    assert sum(points for _, points, _ in NOTEBOOK_ITEMS.values()) == SECTION_POINTS["2"]
+    numbers = [number for number, _, _ in NOTEBOOK_ITEMS.values()]
+    assert len(set(numbers)) == len(numbers) and all(n.startswith("2.") for n in numbers)
+    assert [t.number for t in judge.all_failed("x")] == numbers  # one result per item, in rubric order
+
+
+def _notebook(*cells):
+    """Code cells given as (source, outputs) pairs."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source, outputs=[nbformat.from_dict(o) for o in outputs])
+                for source, outputs in cells]
+    return nb
+
+
+PNG = {"output_type": "display_data", "data": {"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"}, "metadata": {}}
+ERROR = {"output_type": "error", "ename": "ValueError", "evalue": "bad", "traceback": []}
+
+
+def test_figures_are_the_image_outputs_of_cells_that_did_not_raise():
+    nb = _notebook(("plt.plot(x)", [PNG]), ("print(1)", [{"output_type": "stream", "name": "stdout", "text": "1"}]),
+                   ("plt.plot(train_losses); raise ValueError", [PNG, ERROR]), ("plt.plot(val_losses)", [PNG]))
+    assert judge.figures(nb) == [(0, "plt.plot(x)"), (3, "plt.plot(val_losses)")]
+
+
+@pytest.mark.parametrize("found, first_history, expected", [
+    # named lists decide, wherever they are
+    ([(2, "plt.plot(train_losses)"), (3, "plt.plot(val_accuracies)")], 1, ([2], [3])),
+    # one cell plotting both counts for both
+    ([(4, "plt.plot(train_losses); plt.plot(train_accuracies)")], 1, ([4], [4])),
+    # a helper: figures after the history first appears, in order (loss first)
+    ([(1, "plot_iris()"), (5, "show(h)"), (6, "show(h, 'acc')")], 3, ([5], [6])),
+    # a Part 1 figure before the history never stands in
+    ([(1, "plot_iris()")], 3, ([], [])),
+    # no history anywhere: nothing to stand in for
+    ([(5, "show(h)")], None, ([], [])),
+    # a named loss plot and a helper's figure: the helper's stands in for the accuracies only
+    ([(4, "plt.plot(val_losses)"), (5, "show(h)")], 2, ([4], [5])),
+])
+def test_figures_are_attributed_to_the_lists_they_show(found, first_history, expected):
+    assert judge.attribute_figures(found, first_history) == expected

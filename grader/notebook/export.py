@@ -80,7 +80,8 @@ def _pa3_export(out_dir):
                     raise ValueError(f"output {{shown}} for a batch of 3, expected (3, 10)")
             except Exception as exc:
                 first = (str(exc).strip().splitlines() or [""])[0][:300]
-                report["attempts"].append(f"input (N, {{', '.join(map(str, shape))}}): {{type(exc).__name__}}: {{first}}")
+                report["attempts"].append(f"input (N, {{', '.join(map(str, shape))}}): "
+                                          f"{{type(exc).__name__}}: {{first}}")
                 continue
             traced.save(os.path.join(out_dir, {model_file!r}))
             report["model"], report["input"] = {model_file!r}, layout

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from grader import PROVIDED_DIR, PROVIDED_FILES
 from grader.fashion_data import prepare
+from grader.messages import DEADLINE_REACHED, NOT_RUN
 from grader.notebook import judge
 from grader.notebook.export import INPUT_SHAPES, MODEL_FILE
 from grader.notebook.kernel import SandboxedKernel
@@ -88,7 +89,7 @@ def grade_notebook(intake: Intake | None, workspace: Workspace, options: GradeOp
     if deadline_at is not None:
         budget = min(budget, deadline_at - time.monotonic() - RESERVE)
         if budget <= 0:
-            return judge.all_failed("not run: the grading deadline was reached before the notebook started", threshold)
+            return judge.all_failed(f"{NOT_RUN}{DEADLINE_REACHED} before the notebook started", threshold)
     level = isolation_levels.resolve(options.isolation)
     kernel = SandboxedKernel(level, work, data_root, export, workspace.path("scratch", mode=0o711), threads=threads)
     run = execute(nb, kernel, min(options.cell_timeout, budget), budget)

@@ -11,20 +11,11 @@ import re
 
 from grader.notebook.export import HISTORY_NAMES
 from grader.notebook.kernel import DEVICES
-from grader.notebook.run import NotebookRun, figures
+from grader.notebook.run import NotebookRun
 from grader.results import TestResult
 from test_specs.rubric import FASHION_MIN_ACCURACY, MIN_EPOCHS
+from test_specs.rubric import NOTEBOOK_ITEMS as RUBRIC
 
-# (number, points, name): the rubric of Section 2
-RUBRIC = {
-    "runs": ("2.1", 6, "PA3.ipynb: runs to the end without errors"),
-    "mlp": ("2.2", 6, "PA3.ipynb: MLP only (weights only in nn.Linear, no convolution), read from the exported model"),
-    "logits": ("2.3", 3, "PA3.ipynb: no softmax before nn.CrossEntropyLoss"),
-    "accuracy": ("2.4", 12, "PA3.ipynb: validation accuracy >= {threshold:.2f}"),
-    "epochs": ("2.5", 3, "PA3.ipynb: at least {epochs} epochs recorded in all four history lists"),
-    "loss_plot": ("2.6", 7, "PA3.ipynb: plot of training and validation loss per epoch"),
-    "accuracy_plot": ("2.7", 7, "PA3.ipynb: plot of training and validation accuracy per epoch"),
-}
 CLAIM_TOLERANCE = 0.05
 LOSSES, ACCURACIES = HISTORY_NAMES[:2], HISTORY_NAMES[2:]
 INPUT_LAYOUTS = {"images": "(N, 1, 28, 28) images", "features": "(N, 784) flattened features"}
@@ -139,7 +130,42 @@ def judge_epochs(history: dict[str, list[float] | None]) -> TestResult:
     if accuracies:
         output += "\n" + ", ".join(accuracies)
     return _result("epochs", not short, output,
-                   name=RUBRIC["epochs"][2].format(epochs=MIN_EPOCHS) + f" (found {min((n or 0) for n in lengths.values())})")
+                   name=(RUBRIC["epochs"][2].format(epochs=MIN_EPOCHS)
+                         + f" (found {min((n or 0) for n in lengths.values())})"))
+
+
+def figures(nb) -> list[tuple[int, str]]:
+    """(cell index, cell source) of every figure (PNG, SVG or JPEG) drawn by a cell that ran without error.
+
+    A cell that raised can still show the empty figure it opened: that is no plot.
+    """
+    found = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+            continue
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if any(kind in data for kind in ("image/png", "image/svg+xml", "image/jpeg")):
+                found.append((index, cell.source))
+    return found
+
+
+def attribute_figures(found: list[tuple[int, str]], first_history_cell: int | None) -> tuple[list[int], list[int]]:
+    """(cells whose figure shows the losses, cells whose figure shows the accuracies), from ``figures()``.
+
+    A cell naming train_/val_losses (accuracies) plots them. When the cells call a helper instead, figures
+    drawn after the history first appears stand in, in order: the first for the losses, the next for the
+    accuracies (a Part 1 plot earlier in the notebook never does).
+    """
+    loss = [i for i, src in found if re.search(r"\b(train|val)_losses\b", src)]
+    acc = [i for i, src in found if re.search(r"\b(train|val)_accuracies\b", src)]
+    unattributed = [i for i, src in found if i not in loss and i not in acc
+                    and first_history_cell is not None and i > first_history_cell]
+    if not loss and unattributed:
+        loss = [unattributed.pop(0)]
+    if not acc and unattributed:
+        acc = [unattributed.pop(0)]
+    return loss, acc
 
 
 def judge_plots(found: list[tuple[int, str]], first_history_cell: int | None,
@@ -154,14 +180,7 @@ def judge_plots(found: list[tuple[int, str]], first_history_cell: int | None,
     """
     cell_number, lengths = cell_number or {}, lengths or {}
     by_cell = dict(found)
-    loss = [i for i, src in found if re.search(r"\b(train|val)_losses\b", src)]
-    acc = [i for i, src in found if re.search(r"\b(train|val)_accuracies\b", src)]
-    unattributed = [i for i, src in found if i not in loss and i not in acc
-                    and first_history_cell is not None and i > first_history_cell]
-    if not loss and unattributed:
-        loss = [unattributed.pop(0)]
-    if not acc and unattributed:
-        acc = [unattributed.pop(0)]
+    loss, acc = attribute_figures(found, first_history_cell)
     summary = f"{len(found)} figure(s) in the outputs of the grader's run"
 
     def blank(index: int, names: tuple[str, ...]) -> str | None:

@@ -1,4 +1,5 @@
-"""Execute PA3.ipynb in a sandboxed kernel with nbclient; record errors, timeouts, figures and the export."""
+"""Execute PA3.ipynb in a sandboxed kernel with nbclient; record errors, timeouts, the outputs and the export
+(judging them, figures included, is grader/notebook/judge.py's job)."""
 
 from __future__ import annotations
 
@@ -91,7 +92,8 @@ def with_hints(traceback: str) -> str:
 
 
 def execute(nb: nbformat.NotebookNode, kernel: SandboxedKernel, cell_timeout: float, budget: float) -> NotebookRun:
-    """Run the grader's set-up cell, every student cell, then the export cell; never raises for what the notebook does."""
+    """Run the grader's set-up cell, every student cell, then the export cell; never raises for what the
+    notebook does."""
     run = NotebookRun(isolation=kernel.description)
     nb = nbformat.from_dict(nb)
     for cell in nb.cells:
@@ -118,7 +120,8 @@ def execute(nb: nbformat.NotebookNode, kernel: SandboxedKernel, cell_timeout: fl
         if not is_student(cell_index):
             return
         tb = "\n".join(_strip_ansi(line) for o in cell.outputs if o.output_type == "error" for line in o.traceback)
-        run.errors.append(CellProblem(number(cell_index), _head(cell), with_hints(tb[-4000:] or "the cell raised an error")))
+        run.errors.append(CellProblem(number(cell_index), _head(cell),
+                                      with_hints(tb[-4000:] or "the cell raised an error")))
 
     client = NotebookClient(nb, km=kernel.manager, timeout=max(1, math.ceil(cell_timeout)), allow_errors=True,
                             resources={"metadata": {"path": str(kernel.mounts["work"].source)}},
@@ -151,18 +154,3 @@ def execute(nb: nbformat.NotebookNode, kernel: SandboxedKernel, cell_timeout: fl
     run.lengths = lengths_after(run.export, [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"])
     return run
 
-
-def figures(nb: nbformat.NotebookNode) -> list[tuple[int, str]]:
-    """(cell index, cell source) of every figure (PNG, SVG or JPEG) drawn by a cell that ran without error.
-
-    A cell that raised can still show the empty figure it opened: that is no plot.
-    """
-    found = []
-    for index, cell in enumerate(nb.cells):
-        if cell.cell_type != "code" or any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
-            continue
-        for output in cell.get("outputs", []):
-            data = output.get("data", {})
-            if any(kind in data for kind in ("image/png", "image/svg+xml", "image/jpeg")):
-                found.append((index, cell.source))
-    return found

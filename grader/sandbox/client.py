@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 from grader.fstree import remove_tree
+from grader.messages import NOT_RUN, STOPPED
 from grader.sandbox import hostcaps, isolation, pipes, scratch
 from grader.sandbox.errors import CallTimedOut, SandboxError, StudentRaised, Unavailable, WorkerDied
 from grader.sandbox.limits import Limits
@@ -355,7 +356,7 @@ class Sandbox:
             return self._local_request(message, buffers)
         timeout = timeout or self.call_timeout
         if self._time_left() <= 0:
-            raise Unavailable(f"not run: {self.deadline_reason}")
+            raise Unavailable(NOT_RUN + self.deadline_reason)
         if self._proc is None:
             self.start()
         # Decided before the call: a wait cut by the grading's deadline is the grader's limit, not the student's.
@@ -368,7 +369,7 @@ class Sandbox:
                     self._check_writes()
         except CallTimedOut as exc:
             if by_deadline or self._time_left() <= 0:
-                raise Unavailable(f"stopped: {self.deadline_reason}") from None
+                raise Unavailable(STOPPED + self.deadline_reason) from None
             if key:
                 self.bad_members[key] = (f"not called again: {key} did not return within {timeout:g} s "
                                          "in an earlier test")

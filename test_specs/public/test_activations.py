@@ -23,7 +23,8 @@ def check_activation_gradient(student, name: str, rng, shape: tuple, scale: floa
         Z = away_from_kink(Z)
     numeric = numerical_gradient(linear_probe(targets.forward(student, name), dY), Z)
     label = "ReLU" if name == "relu" else "SoftMax"
-    assert_gradient(activation.call("backward", Z, dY), numeric, f"{label}.backward (batch {shape[0]}, {shape[1]} columns)", hint)
+    assert_gradient(activation.call("backward", Z, dY), numeric,
+                    f"{label}.backward (batch {shape[0]}, {shape[1]} columns)", hint)
 
 
 def away_from_kink(Z):
@@ -260,7 +261,8 @@ def test_softmax_backward_leaves_inputs(student, rng):
     """SoftMax.backward: correct and leaves Z and dY unmodified"""
     Z, dY = rng.normal(size=(5, 4)), rng.normal(size=(5, 4))
     out, (Z_after, dY_after) = student.softmax().call_echo("backward", Z, dY)
-    assert_gradient(out, numerical_gradient(linear_probe(targets.forward(student, "softmax"), dY), Z), "SoftMax.backward")
+    assert_gradient(out, numerical_gradient(linear_probe(targets.forward(student, "softmax"), dY), Z),
+                    "SoftMax.backward")
     assert_unchanged(Z, Z_after, "SoftMax.backward (Z)")
     assert_unchanged(dY, dY_after, "SoftMax.backward (dY)")
 

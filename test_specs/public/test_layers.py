@@ -122,7 +122,8 @@ def test_fc_forward_caches(student, act):
     cache = layer.get("cache")
     if not isinstance(cache, dict) or "X" not in cache or "Z" not in cache:
         fail("FullyConnectedLayer.forward", "cache does not hold both 'X' and 'Z'",
-             'store self.cache["X"] = X and self.cache["Z"] = Z', got=f"keys {sorted(cache) if isinstance(cache, dict) else cache!r}")
+             'store self.cache["X"] = X and self.cache["Z"] = Z',
+             got=f"keys {sorted(cache) if isinstance(cache, dict) else cache!r}")
     assert_close(cache["X"], X, "FullyConnectedLayer.cache['X']")
     assert_close(cache["Z"], Z, "FullyConnectedLayer.cache['Z']", "cache Z = X W + b, before the activation")
 

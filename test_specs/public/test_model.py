@@ -8,10 +8,10 @@ test labels never enter the sandbox and accuracy is computed here.
 import numpy as np
 import pytest
 
+from grader.sandbox.runtime.codec import Earlier
 from test_specs.rubric import IRIS_MIN_ACCURACY
 from test_specs.support import iris
 from test_specs.support.checklist import Checklist
-from grader.sandbox.runtime.codec import Earlier
 from test_specs.support.compare import as_array, assert_close, assert_gradient, assert_scalar, describe, fail
 from test_specs.support.gradcheck import numerical_gradient_many
 from test_specs.support.graded import graded
@@ -52,7 +52,8 @@ def iris_run(student, ctx):
                 fail("NeuralNetworkModel.backward during Iris training", "did not return the loss as a number",
                      got=describe(next(v for v in losses if not isinstance(v, (int, float, np.number)))))
             run["epoch_losses"].append(float(np.mean(losses)))
-        out = as_array(model.call("forward", data["X_test"]), (len(data["y_test"]), 3), "forward on the Iris test split")
+        out = as_array(model.call("forward", data["X_test"]), (len(data["y_test"]), 3),
+                       "forward on the Iris test split")
         run["accuracy"] = float(np.mean(out.argmax(axis=1) == data["y_test"]))
         run["test_output"] = out
         run["model"], run["data"] = model, data
@@ -158,7 +159,8 @@ def test_model_backward(student, rng, iris_run, set_score=None):
     def training_lowers_loss():
         losses = require(iris_run)["epoch_losses"]
         if not losses[-1] < losses[0] * 0.5:
-            fail("Iris training", "the training loss did not fall", "backward must fill the gradients the optimizer uses",
+            fail("Iris training", "the training loss did not fall",
+                 "backward must fill the gradients the optimizer uses",
                  first_epoch=f"{losses[0]:.4f}", last_epoch=f"{losses[-1]:.4f}")
 
     checks.check(2, "returns the loss of (target, out)", returns_loss)

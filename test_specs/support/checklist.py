@@ -15,7 +15,7 @@ class Checklist:
         self.passes: list[str] = []
 
     def check(self, weight: float, label: str, fn, *args) -> bool:
-        from grader.plugin import explain
+        from grader.messages import explain
 
         self.total += weight
         try:

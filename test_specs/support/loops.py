@@ -281,7 +281,8 @@ class _FunctionScan:
                 target = node.func
                 if isinstance(target, ast.Name):
                     names.append(target.id)
-                elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self":
+                elif (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
+                      and target.value.id == "self"):
                     names.append(f"\0self.{target.attr}")
         return names
 
