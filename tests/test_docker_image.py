@@ -165,9 +165,24 @@ def test_a_hostile_submission_leaves_the_grading_intact(work, caller, mode):
            section2_first_failure=next((t["output"][:200] for t in section2 if t["score"] < t["max_score"]), None))
     if reference is not None:  # every test is there, in the same order
         assert [t["number"] for t in document["tests"]] == [t["number"] for t in reference["tests"]]
-    # Its only payload is the wrecking: nothing it kills or fills costs it (or would cost a neighbour) a point.
-    assert document["score"] == 148, [t["output"][:300] for t in document["tests"] if t["score"] < t["max_score"]]
+    # Nothing it kills costs it (or would cost a neighbour) a point. What it fills: bwrap gives it a /tmp of its
+    # own to fill; the user level stops a worker that writes past its disk budget, which costs only the members
+    # whose import wrote it, each saying so.
+    assert_only_its_own_writes_cost_it(document, level)
+    assert totals["2"] == 44
     assert owned_by(out, caller) == []
+
+
+WRITE_BUDGET = "allowed. The worker was stopped and what it wrote was removed"
+
+
+def assert_only_its_own_writes_cost_it(document: dict, level: str) -> None:
+    lost = [t for t in document["tests"] if t["number"].startswith("1.") and t["score"] < t["max_score"]]
+    if level == "bwrap":
+        assert not lost, [t["output"][:300] for t in lost]
+    else:
+        assert all(WRITE_BUDGET in t["output"] for t in lost), [t["output"][:300] for t in lost
+                                                               if WRITE_BUDGET not in t["output"]]
 
 
 @pytest.mark.parametrize("mode", list(SECURITY))
@@ -291,7 +306,11 @@ def test_gradescope_envelope(gradescope_image, work, tmp_path, kind):
            section2_first_failure=next((t["output"][:300] for t in document["tests"]
                                         if t["number"].startswith("2.") and t["score"] < t["max_score"]), None))
     assert figures["rc"] == 0 and figures["wall_s"] < 600   # within Gradescope's 10 minutes
-    assert len(document["tests"]) == 84 and totals["1"] == 104  # complete, and Section 1 intact
+    assert len(document["tests"]) == 84  # complete
+    if kind == "reference":
+        assert totals["1"] == 104  # Section 1 intact
+    else:  # intact but for what its own writes cost it (Gradescope runs at the user level)
+        assert_only_its_own_writes_cost_it(document, document["extra_data"]["isolation"].split(":")[0])
     if kind == "reference" and document["score"] < 148:
         # The envelope does not hold: the only losses are Section 2's, each with its reason.
         assert all(t["output"] for t in document["tests"] if t["score"] < t["max_score"])
