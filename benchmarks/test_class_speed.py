@@ -19,20 +19,11 @@ from pathlib import Path
 import pytest
 
 from benchmarks.measure import run_measured
-from grader import REFERENCE_DIR, fashion_data, threads
+from grader import threads
 from tests import corpus
 
-SAMPLE = Path(os.environ.get("PA3_FMNIST_SAMPLE",
-                             REFERENCE_DIR.parent.parent / "shared" / "data" / "fashion-mnist-sample"))
 SUBMISSIONS = int(os.environ.get("PA3_BENCH_SUBMISSIONS", 6))
 RESULTS: dict[tuple[int, str], dict] = {}
-
-
-@pytest.fixture(scope="module")
-def sample_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("sample")
-    fashion_data.prepare(SAMPLE, root)
-    return root
 
 
 @pytest.fixture(scope="module")

@@ -20,17 +20,12 @@ import pytest
 from benchmarks.measure import run_measured
 from grader import REFERENCE_DIR, fashion_data
 
-SAMPLE = Path(os.environ.get("PA3_FMNIST_SAMPLE",
-                             REFERENCE_DIR.parent.parent / "shared" / "data" / "fashion-mnist-sample"))
-
 
 @pytest.fixture(scope="module")
-def roots(tmp_path_factory):
-    sample = tmp_path_factory.mktemp("sample")
-    fashion_data.prepare(SAMPLE, sample)
+def roots(tmp_path_factory, sample_root):
     full = tmp_path_factory.mktemp("synth60k")
     fashion_data.synth(full, 60000, 10000, seed=0)
-    return {"sample": sample, "synthetic 60000/10000": full}
+    return {"sample": sample_root, "synthetic 60000/10000": full}
 
 
 def nbconvert(root: Path, work: Path) -> dict:
