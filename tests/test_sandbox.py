@@ -276,7 +276,7 @@ def test_stopping_a_worker_spares_the_graders_other_children(probe_dir):
 
 
 def test_memory_cgroups_of_a_killed_grader_are_reclaimed():
-    from grader.sandbox import memcg
+    from grader.sandbox import cgroup, memcg
 
     if not memcg.available():
         pytest.skip("no writable memory controller here (needs root and cgroups)")
@@ -285,7 +285,7 @@ def test_memory_cgroups_of_a_killed_grader_are_reclaimed():
     base, _ = memcg._base()
     stale = base / f"{memcg.PREFIX}{gone.pid}-1-0123456789ab"  # named after a grader that no longer runs
     stale.mkdir()
-    memcg._reclaimed = False
+    cgroup._swept.discard(memcg.PREFIX)  # as in a grader that has not yet made one
     fresh = memcg.MemoryCgroup.create(1 << 30)
     try:
         assert not stale.exists()

@@ -37,33 +37,48 @@ def available() -> bool:
     return _base() is not None
 
 
+PREFIX = "pa3-worker-"
 NAME = re.compile(r"^pa3-worker-(?P<pid>\d+)-(?P<start>\d+)-[0-9a-f]+$")
-_reclaimed = False
+_swept: set[str] = set()  # the kinds (prefixes) of cgroup whose dead graders' leftovers this grader reclaimed
 
 
-def _owner_alive(name: str) -> bool:
-    match = NAME.match(name)
-    return match is None or proctree.tag_alive(match["pid"], match["start"])  # names not ours are left alone
+def reclaim_dead(base: Path, name: re.Pattern) -> list[str]:
+    """Empty and remove the cgroups under ``base`` called ``name`` whose grader is gone (killed before it
+    could clean up); return their names.
 
-
-def reclaim_stale(base: Path) -> list[str]:
-    """Empty and remove the worker cgroups whose grader is gone (killed before it could clean up).
-
-    Each cgroup is named after the grader that made it (pid and start time), so a live grader's
-    cgroups are never touched, even one started by another user of the machine.
+    Each cgroup is named after the grader that made it (pid and start time), so a live grader's cgroups are
+    never touched, even one started by another user of the machine; names not ours are left alone.
     """
-    reclaimed = []
     try:
-        candidates = [p for p in base.iterdir() if p.name.startswith("pa3-worker-")]
+        candidates = [p for p in base.iterdir() if name.match(p.name)]
     except OSError:
-        return reclaimed
+        return []
+    reclaimed = []
     for path in candidates:
-        if _owner_alive(path.name):
+        match = name.match(path.name)
+        if proctree.tag_alive(match["pid"], match["start"]):
             continue
-        PidsCgroup(path).kill_all()
+        empty_and_remove(path)
         if not path.exists():
             reclaimed.append(path.name)
     return reclaimed
+
+
+def new_group(base: Path, prefix: str, name: re.Pattern) -> Path:
+    """A new cgroup under ``base`` named after this grader (``prefix``, its pid and start time, a random part,
+    matching ``name``). The first of its kind in this grader first reclaims what killed graders left.
+    Raises OSError when it cannot be made."""
+    if prefix not in _swept:
+        _swept.add(prefix)
+        reclaim_dead(base, name)
+    path = base / f"{prefix}{proctree.owner_tag()}-{uuid.uuid4().hex[:12]}"
+    path.mkdir()
+    return path
+
+
+def reclaim_stale(base: Path) -> list[str]:
+    """Empty and remove the pids cgroups whose grader is gone."""
+    return reclaim_dead(base, NAME)
 
 
 class PidsCgroup:
@@ -74,24 +89,18 @@ class PidsCgroup:
 
     @classmethod
     def create(cls, max_tasks: int, owner_uid: int | None = None) -> "PidsCgroup | None":
-        global _reclaimed
         base = _base()
         if base is None:
             return None
-        if not _reclaimed:  # once per grader: what a killed predecessor left
-            _reclaimed = True
-            reclaim_stale(base)
-        path = base / f"pa3-worker-{proctree.owner_tag()}-{uuid.uuid4().hex[:12]}"
+        path = None
         try:
-            path.mkdir()
+            path = new_group(base, PREFIX, NAME)
             (path / "pids.max").write_text(str(max_tasks))
             if owner_uid is not None:  # a dropped uid may then move itself in
                 os.chown(path / "cgroup.procs", owner_uid, -1)
         except OSError:
-            try:
-                path.rmdir()
-            except OSError:
-                pass
+            if path is not None:
+                empty_and_remove(path, 0)
             return None
         return cls(path)
 

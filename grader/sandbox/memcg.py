@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 from pathlib import Path
 
-from grader.sandbox import hostcaps, proctree
-from grader.sandbox.cgroup import empty_and_remove
+from grader.sandbox import hostcaps
+from grader.sandbox.cgroup import empty_and_remove, new_group, reclaim_dead
 
 V1_ROOT = Path("/sys/fs/cgroup/memory")
 V2_ROOT = Path("/sys/fs/cgroup")
@@ -23,24 +22,11 @@ PREFIX = "pa3-worker-mem-"
 # Named after the grader that made it (pid and start time), like the pids cgroups, so that the next
 # grader can tell a killed one's leftovers from a live one's.
 NAME = re.compile(r"^pa3-worker-mem-(?P<pid>\d+)-(?P<start>\d+)-[0-9a-f]+$")
-_reclaimed = False
 
 
 def reclaim_stale(base: Path) -> list[str]:
     """Empty and remove the memory cgroups whose grader is gone."""
-    reclaimed = []
-    try:
-        candidates = [p for p in base.iterdir() if NAME.match(p.name)]
-    except OSError:
-        return reclaimed
-    for path in candidates:
-        match = NAME.match(path.name)
-        if proctree.tag_alive(match["pid"], match["start"]):
-            continue
-        MemoryCgroup(path, 0).kill_all()
-        if not path.exists():
-            reclaimed.append(path.name)
-    return reclaimed
+    return reclaim_dead(base, NAME)
 
 
 def _base() -> tuple[Path, str] | None:
@@ -74,13 +60,9 @@ class MemoryCgroup:
         if found is None:
             return None
         base, version = found
-        global _reclaimed
-        if not _reclaimed:  # once per grader: what a killed predecessor left
-            _reclaimed = True
-            reclaim_stale(base)
-        path = base / f"{PREFIX}{proctree.owner_tag()}-{uuid.uuid4().hex[:12]}"
+        path = None
         try:
-            path.mkdir()
+            path = new_group(base, PREFIX, NAME)
             if version == "v1":
                 (path / "memory.limit_in_bytes").write_text(str(limit_bytes))
                 if (path / "memory.memsw.limit_in_bytes").exists():  # no swapping out of the limit either
@@ -92,7 +74,8 @@ class MemoryCgroup:
             if owner_uid is not None:  # a dropped uid may then move itself in
                 os.chown(path / "cgroup.procs", owner_uid, -1)
         except OSError:
-            empty_and_remove(path, 0)
+            if path is not None:
+                empty_and_remove(path, 0)
             return None
         return cls(path, limit_bytes)
 
