@@ -14,6 +14,7 @@ import signal
 import time
 import uuid
 from pathlib import Path
+from typing import Callable
 
 from grader.sandbox import hostcaps, proctree
 
@@ -64,15 +65,27 @@ def reclaim_dead(base: Path, name: re.Pattern) -> list[str]:
     return reclaimed
 
 
-def new_group(base: Path, prefix: str, name: re.Pattern) -> Path:
+def new_group(base: Path, prefix: str, name: re.Pattern, configure: Callable[[Path], None],
+              owner_uid: int | None = None) -> Path | None:
     """A new cgroup under ``base`` named after this grader (``prefix``, its pid and start time, a random part,
-    matching ``name``). The first of its kind in this grader first reclaims what killed graders left.
-    Raises OSError when it cannot be made."""
+    matching ``name``), set up by ``configure(path)`` and, with ``owner_uid``, joinable by that uid; None (and
+    nothing left behind) when it cannot be made. The first of its kind in this grader first reclaims what
+    killed graders left."""
     if prefix not in _swept:
         _swept.add(prefix)
         reclaim_dead(base, name)
     path = base / f"{prefix}{proctree.owner_tag()}-{uuid.uuid4().hex[:12]}"
-    path.mkdir()
+    try:
+        path.mkdir()
+    except OSError:
+        return None
+    try:
+        configure(path)
+        if owner_uid is not None:  # a dropped uid may then move itself in
+            os.chown(path / "cgroup.procs", owner_uid, -1)
+    except OSError:
+        empty_and_remove(path, 0)
+        return None
     return path
 
 
@@ -92,17 +105,8 @@ class PidsCgroup:
         base = _base()
         if base is None:
             return None
-        path = None
-        try:
-            path = new_group(base, PREFIX, NAME)
-            (path / "pids.max").write_text(str(max_tasks))
-            if owner_uid is not None:  # a dropped uid may then move itself in
-                os.chown(path / "cgroup.procs", owner_uid, -1)
-        except OSError:
-            if path is not None:
-                empty_and_remove(path, 0)
-            return None
-        return cls(path)
+        path = new_group(base, PREFIX, NAME, lambda p: (p / "pids.max").write_text(str(max_tasks)), owner_uid)
+        return None if path is None else cls(path)
 
     def join_prefix(self) -> list[str]:
         """Argv prefix that moves the process into this cgroup, then execs the rest."""

@@ -60,24 +60,19 @@ class MemoryCgroup:
         if found is None:
             return None
         base, version = found
-        path = None
-        try:
-            path = new_group(base, PREFIX, NAME)
+
+        def limit(path: Path) -> None:  # and no swapping out of the limit either
             if version == "v1":
                 (path / "memory.limit_in_bytes").write_text(str(limit_bytes))
-                if (path / "memory.memsw.limit_in_bytes").exists():  # no swapping out of the limit either
+                if (path / "memory.memsw.limit_in_bytes").exists():
                     (path / "memory.memsw.limit_in_bytes").write_text(str(limit_bytes))
             else:
                 (path / "memory.max").write_text(str(limit_bytes))
                 if (path / "memory.swap.max").exists():
                     (path / "memory.swap.max").write_text("0")
-            if owner_uid is not None:  # a dropped uid may then move itself in
-                os.chown(path / "cgroup.procs", owner_uid, -1)
-        except OSError:
-            if path is not None:
-                empty_and_remove(path, 0)
-            return None
-        return cls(path, limit_bytes)
+
+        path = new_group(base, PREFIX, NAME, limit, owner_uid)
+        return None if path is None else cls(path, limit_bytes)
 
     def join_prefix(self) -> list[str]:
         """Argv prefix that moves the process into this cgroup, then execs the rest (composes with others)."""
