@@ -203,6 +203,23 @@ def test_orphans_are_killed_at_process_level(probe_dir, use_cgroup):
     assert processes_with(marker) == []
 
 
+def test_a_call_cut_short_by_the_grading_deadline_is_stopped_not_an_infinite_loop(probe_dir):
+    """The wait ends at the deadline, not at the call's own limit: the student is not told "infinite loop",
+    and the test reads as cut short (grade.py counts those for the TA); later calls are not run."""
+    import time
+
+    with Sandbox(probe_dir, "auto", call_timeout=60.0) as sb:
+        sb.new("probe", "echo", 1)  # the worker is up: only the call itself meets the deadline
+        sb.deadline_at, sb.deadline_reason = time.monotonic() + 1.0, "the grading deadline was reached"
+        start = time.monotonic()
+        with pytest.raises(Unavailable) as raised:
+            sb.new("probe", "hang")
+        assert str(raised.value) == "stopped: the grading deadline was reached"
+        assert time.monotonic() - start < 30  # the deadline, never the call's 60 s
+        with pytest.raises(Unavailable, match="^not run: the grading deadline was reached$"):
+            sb.new("probe", "echo", 2)
+
+
 def test_timeout_kills_the_worker_and_the_next_call_gets_a_new_one(probe_dir):
     with Sandbox(probe_dir, "auto", call_timeout=1.0) as sb:
         first = sb.new("probe", "identity")["pid"]
