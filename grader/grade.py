@@ -22,8 +22,9 @@ from test_specs.rubric import HAND_GRADED
 
 
 def _section_2(intake: Intake | None, workspace: Workspace, options: GradeOptions, deadline_at: float,
-               unreadable: str | None) -> list[TestResult]:
-    """Section 2, failing its own tests (never the whole grade) if the notebook grader itself breaks."""
+               unreadable: str | None) -> tuple[list[TestResult], dict]:
+    """Section 2 and its facts, failing its own tests (never the whole grade) if the notebook grader itself
+    breaks."""
     from grader.notebook import judge
     from grader.notebook.grade import grade_notebook
 
@@ -31,7 +32,7 @@ def _section_2(intake: Intake | None, workspace: Workspace, options: GradeOption
         return grade_notebook(intake, workspace, options, deadline_at, unreadable)
     except Exception as exc:  # noqa: BLE001 - Sections 1.1 and 1.2 are already graded and must be kept
         return judge.all_failed(grader_error("grader error while running the notebook",
-                                             f"{type(exc).__name__}: {exc}"), options.threshold)
+                                             f"{type(exc).__name__}: {exc}"), options.threshold), {}
 
 
 def grade(submission: Path, options: GradeOptions | None = None) -> GradeResult:
@@ -51,7 +52,7 @@ def grade(submission: Path, options: GradeOptions | None = None) -> GradeResult:
     options = replace(options, isolation=isolation)  # both sections run at the level resolved (and checked) once
     checks = secrets.check(isolation).as_dict() if isolation != "none" else {"level": "none", "safe": False}
     with Workspace() as workspace:
-        intake, unreadable, stubs, blocked = None, None, [], {}
+        intake, unreadable, stubs, blocked, section2 = None, None, [], {}, None
         try:
             intake = take(Path(submission), workspace.path("unpacked"))
             notes += intake.notes
@@ -70,7 +71,8 @@ def grade(submission: Path, options: GradeOptions | None = None) -> GradeResult:
         try:
             tests, description, seed = grade_numpy(intake, workspace, options, deadline_at, unreadable)
             if options.notebook:
-                tests += _section_2(intake, workspace, options, deadline_at, unreadable)
+                notebook_tests, section2 = _section_2(intake, workspace, options, deadline_at, unreadable)
+                tests += notebook_tests
         finally:  # the sandbox uid is this grader's alone: whatever it still runs or left in /tmp goes
             if checks.get("uid") is not None:
                 checks["after"] = uids.sweep(checks["uid"])
@@ -83,4 +85,5 @@ def grade(submission: Path, options: GradeOptions | None = None) -> GradeResult:
                        extra={"intake": unreadable or "ok", "stub_members": stubs, "module_problems": blocked,
                               "problems": dict(intake.problems) if intake else {},
                               "threads": thread_record(options.threads),
-                              "isolation_checks": checks, "cut_short": cut})
+                              "isolation_checks": checks, "cut_short": cut,
+                              **({"section2": section2} if section2 is not None else {})})

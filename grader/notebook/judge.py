@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 
+from grader.messages import NOT_YOUR_FAULT
 from grader.notebook.export import HISTORY_NAMES
 from grader.notebook.kernel import DEVICES
 from grader.notebook.run import NotebookRun
@@ -64,6 +65,8 @@ def judge_runs(run: NotebookRun) -> TestResult:
     if isinstance(trained_on, str) and not trained_on.startswith("cpu"):
         facts.append(f"the model was on {trained_on[:20]} and was moved to the CPU for grading")
     summary = "\n\n".join(problems) if problems else f"ran in {run.wall_time:.1f} s"
+    if run.environment:  # the reference notebook would have stopped the same way
+        summary += f"\n{NOT_YOUR_FAULT}: the grader's setting is too small for this notebook ({run.environment})"
     return _result("runs", run.completed, "\n".join([summary, *run.notes, *facts]))
 
 
@@ -99,8 +102,9 @@ def judge_accuracy(evaluation: dict, val_accuracies: list[float] | None, thresho
         return _result("accuracy", False, f"the model's output has shape {shape}; expected (N, 10) logits", name=title)
     measured = evaluation["accuracy"]
     layout = INPUT_LAYOUTS.get(evaluation.get("input") or "images", "(N, 1, 28, 28) images")
-    lines = [f"measured by the grader on {evaluation['n']} test images, fed as {layout} exactly as "
-             f"transforms.ToTensor() makes them (values in [0, 1])"]
+    lines = [f"measured by the grader on {evaluation['n']} test images the notebook never had (the half of the "
+             f"test split the grader keeps), fed as {layout} exactly as transforms.ToTensor() makes them "
+             f"(values in [0, 1])"]
     unit = accuracy_unit(val_accuracies or [])
     if val_accuracies and unit and math.isfinite(val_accuracies[-1]):
         claimed = as_fraction(val_accuracies)[-1]
