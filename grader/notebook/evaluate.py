@@ -78,6 +78,7 @@ def evaluate(export: Path, report: dict, held_out: HeldOut, level: str, folder: 
     if layout not in INPUT_LAYOUTS:
         raise EvaluationFailed(f"the export named an unknown input layout {str(layout)[:40]!r}")
     inputs, work = folder / "inputs", folder / "work"
+    folder.mkdir(mode=0o711, exist_ok=True)
     inputs.mkdir(mode=0o700)
     work.mkdir(mode=0o700)
     np.ascontiguousarray(held_out.images, dtype=np.uint8).tofile(inputs / "images.u8")
@@ -120,7 +121,8 @@ def run_evaluator(export: Path, name: str, fmt: str, inputs: Path, work: Path, c
     if code is None:
         raise EvaluationFailed(f"evaluating the exported model took more than {timeout:.0f} s and was stopped")
     if code != 0:
-        cause = ("it ran out of memory" if memory.get("oom_kill") else process.exit_description(code))
+        cause = ("it ran out of memory" if memory.get("oom_kill") else process.exit_description(code)
+                 if code < 0 or (level == "bwrap" and code > 128) else f"the evaluator exited with code {code}")
         tail = err.kept.decode("utf-8", "replace").strip().splitlines()[-1:]
         raise EvaluationFailed(f"the exported model could not be evaluated: {cause}"
                                + (f" ({tail[0][:300]})" if tail else ""))

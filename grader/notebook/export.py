@@ -50,6 +50,9 @@ def _pa3_save(model, shape, out_dir):
             shown = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise ValueError(f"output {{shown}} for a batch of 3, expected (3, 10)")
 
+    for name in {model_files!r}.values():  # a link or fifo left in the export folder is replaced, not followed
+        if os.path.lexists(os.path.join(out_dir, name)):
+            os.unlink(os.path.join(out_dir, name))
     with torch.no_grad():
         try:
             batch = torch.export.Dim("batch", min=1, max=1 << 20)
@@ -113,7 +116,10 @@ def _pa3_export(out_dir):
             break
         else:
             report["errors"].append("model: accepts neither input layout; " + "; ".join(report["attempts"]))
-    with open(os.path.join(out_dir, {history_file!r}), "w") as f:
+    path = os.path.join(out_dir, {history_file!r})
+    if os.path.lexists(path):
+        os.unlink(path)  # never written through a link or into a fifo left in its place
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644), "w") as f:
         json.dump(report, f, allow_nan=True)
 
 _pa3_export({out_dir!r})

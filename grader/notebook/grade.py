@@ -6,6 +6,8 @@ import shutil
 import time
 from pathlib import Path
 
+from nbformat import NotebookNode
+
 from grader import PROVIDED_DIR, PROVIDED_FILES
 from grader.fashion_data import prepare_for_notebook
 from grader.messages import DEADLINE_REACHED, NOT_RUN
@@ -27,24 +29,27 @@ EVALUATION_TIMEOUT = 300
 RESERVE = 30  # seconds kept for evaluation and writing results before a deadline
 
 
-def facts(threshold: float, evaluation: dict | None = None, environment: str | None = None) -> dict:
+def facts(threshold: float, evaluation: dict | None = None, environment: str | None = None,
+          kernel: SandboxedKernel | None = None) -> dict:
     """What results.json records of Section 2 for TAs' tools (``extra_data.section2``): the measured accuracy,
-    the threshold, how many held-out images, the export format, and the setting to raise when the grader's
-    environment stopped the notebook."""
+    the threshold, how many held-out images, the export format, the setting to raise when the grader's
+    environment stopped the notebook, and the kernel's memory limit and peak (MB, where a cgroup measured it)."""
     evaluation = evaluation or {}
+    memory, peak = (kernel.memory_limit, kernel.peak) if kernel is not None else (None, None)
     return {"accuracy": evaluation.get("accuracy"), "threshold": threshold, "images": evaluation.get("n"),
-            "format": evaluation.get("format"), "env_fault": environment}
+            "format": evaluation.get("format"), "env_fault": environment,
+            "kernel_memory_mb": memory >> 20 if memory else None, "kernel_peak_mb": peak >> 20 if peak else None}
 
 
 def grade_notebook(intake: Intake | None, workspace: Workspace, options: GradeOptions, deadline_at: float | None,
-                   unreadable: str | None = None) -> tuple[list[TestResult], dict]:
+                   unreadable: str | None = None) -> tuple[list[TestResult], dict, NotebookNode | None]:
     """Section 2 with ``options`` (isolation, data_dir, threshold, cell_timeout, notebook_budget, threads,
-    keep_dir), called as grader.section1.grade_numpy is; never past ``deadline_at``. Returns its tests and
-    ``facts``."""
+    keep_dir), called as grader.section1.grade_numpy is; never past ``deadline_at``. Returns its tests,
+    ``facts`` and the executed notebook (for grader.notebook.keep, once results are safe)."""
     threshold, threads = options.threshold, options.threads
 
-    def failed(message: str) -> tuple[list[TestResult], dict]:
-        return judge.all_failed(message, threshold), facts(threshold)
+    def failed(message: str) -> tuple[list[TestResult], dict, None]:
+        return judge.all_failed(message, threshold), facts(threshold), None
 
     if intake is None:
         return failed(unreadable or "the submission could not be read")
@@ -91,17 +96,6 @@ def grade_notebook(intake: Intake | None, workspace: Workspace, options: GradeOp
                                   threads, timeout)
         except EvaluationFailed as exc:
             error = str(exc)
-    if options.keep_dir is not None and run.notebook is not None:
-        keep(run.notebook, options.keep_dir)
-    return judge.judge(run, evaluation, error, threshold), facts(threshold, evaluation, run.environment)
+    section2 = facts(threshold, evaluation, run.environment, kernel)
+    return judge.judge(run, evaluation, error, threshold), section2, run.notebook
 
-
-def keep(nb, folder: Path) -> None:
-    """The executed notebook, and an HTML rendering of it for TAs, beside results.json."""
-    import nbformat
-    from nbconvert import HTMLExporter
-
-    folder.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, str(folder / "PA3.executed.ipynb"))
-    html, _ = HTMLExporter().from_notebook_node(nb)
-    (folder / "PA3.executed.html").write_text(html)

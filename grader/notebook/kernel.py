@@ -97,6 +97,9 @@ class SandboxedKernel:
         self._original = set(os.listdir(work))
         self._stop_watch = threading.Event()
         self._watch: threading.Thread | None = None
+        # The memory cgroup's peak and limit (bytes), known once the kernel is closed (None: no cgroup here).
+        self.peak: int | None = None
+        self.memory_limit: int | None = None
         # Under bwrap the working copy is a sized tmpfs: what the notebook saves there never reaches the host.
         self.mounts = {"work": Mount(work, "/notebook", True, private=True), "export": Mount(export, "/export", True)}
         if data is not None:
@@ -197,6 +200,8 @@ class SandboxedKernel:
         process = getattr(getattr(self.manager, "provisioner", None), "process", None)
         if process is not None:  # jupyter_client started it and keeps its Popen: killed here, collected there
             self.process.adopt(process.pid)
+        if self.process.memcg is not None:  # read before the kill removes the cgroup
+            self.peak, self.memory_limit = self.process.memcg.peak(), self.process.memcg.limit
         self.process.kill()
         if self.short_conn is not None:
             remove_tree(self.short_conn)
