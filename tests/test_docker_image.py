@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -314,3 +315,85 @@ def test_gradescope_envelope(gradescope_image, work, tmp_path, kind):
     if kind == "reference" and document["score"] < 148:
         # The envelope does not hold: the only losses are Section 2's, each with its reason.
         assert all(t["output"] for t in document["tests"] if t["score"] < t["max_score"])
+
+
+# ---- Section 2 at the real size (issue 18) ---------------------------------------------------------------
+
+# The README's `docker run` lines and the rows of issue 18's table: each must give the reference 44/44, or
+# a Section 2 whose 2.1 names the setting to raise (results' extra_data.section2.env_fault).
+FULL_SIZE_OPTIONS = {
+    "readme": (),
+    "cpus2": ("--cpus", "2"),
+    "shm2g": ("--shm-size", "2g"),
+    "shm2g-1536m-half-cpu": ("--shm-size", "2g", "--memory", "1536m", "--memory-swap", "1536m", "--cpus", "0.5"),
+    "gradescope-envelope": ("--memory", "768m", "--memory-swap", "768m", "--cpus", "0.5"),
+}
+# Inside the container: grade, then the figures of the container's cgroup (v1 or v2): wall, CPU seconds, peak.
+MEASURED_GRADE = r'''
+start=$(date +%s.%N)
+pa3-entrypoint grade "$@" > /work/"$OUT"/log.txt 2>&1; rc=$?
+end=$(date +%s.%N)
+peak=$(cat /sys/fs/cgroup/memory.peak 2>/dev/null || cat /sys/fs/cgroup/memory/memory.max_usage_in_bytes)
+cpu_ns=$(cat /sys/fs/cgroup/cpuacct/cpuacct.usage 2>/dev/null || awk '/^usage_usec/{print $2 * 1000}' /sys/fs/cgroup/cpu.stat)
+ooms=$(grep -h '^oom_kill ' /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null | awk '{print $2}')
+echo "PA3-FIGURES {\"rc\": $rc, \"wall_s\": $(python3 -c "print(round($end - $start, 1))"), \"cpu_s\": $(python3 -c "print(round(${cpu_ns:-0} / 1e9, 1))"), \"peak_mib\": $(( ${peak:-0} / 1048576 )), \"oom_kills\": ${ooms:-null}}"
+'''  # noqa: E501
+
+
+@pytest.fixture(scope="module")
+def full_size(work, caller) -> Path:
+    """A FashionMNIST-format set of the real size (60,000/10,000), made by `pa3 data synth`, in the mounted folder."""
+    root = work / "fmnist-full"
+    if not root.exists():
+        subprocess.run([sys.executable, "-m", "grader.cli", "data", "synth", "--out", str(root), "--train", "60000",
+                        "--test", "10000", "--seed", "0"], check=True, capture_output=True, timeout=600)
+        for path in [root, *root.rglob("*")]:
+            os.chown(path, *caller)
+    return root
+
+
+def heavier(work: Path) -> Path:
+    """The reference with a wider network and more epochs: a notebook heavier than the reference."""
+    import nbformat
+
+    from grader import REFERENCE_DIR
+
+    zipped = work / "heavier.zip"
+    if not zipped.exists():
+        folder = corpus.build(work / "src-heavier" / "heavier")
+        nb = nbformat.read(REFERENCE_DIR / "PA3.ipynb", as_version=4)
+        for cell in nb.cells:
+            cell.source = (cell.source.replace("nn.Linear(28 * 28, 256)", "nn.Linear(28 * 28, 1024)")
+                           .replace("nn.Linear(256, 128)", "nn.Linear(1024, 512)")
+                           .replace("nn.Linear(128, 10)", "nn.Linear(512, 10)").replace("EPOCHS = 15", "EPOCHS = 20"))
+        nbformat.write(nb, str(folder / "PA3.ipynb"))
+        corpus.zip_folder(folder, zipped)
+        shutil.rmtree(work / "src-heavier")
+    return zipped
+
+
+@pytest.mark.parametrize("kind", ["reference", "heavier"])
+@pytest.mark.parametrize("options", list(FULL_SIZE_OPTIONS))
+def test_section_2_at_the_real_size(work, full_size, caller, options, kind):
+    submission = work / "PA3.zip" if kind == "reference" else heavier(work)
+    out = f"full-{kind}-{options}"
+    (work / out).mkdir(exist_ok=True)
+    os.chown(work / out, *caller)
+    done = docker("run", "--rm", "--network", "none", *FULL_SIZE_OPTIONS[options], "-e", f"OUT={out}",
+                  "-v", f"{work}:/work", "--entrypoint", "sh", IMAGE, "-c", MEASURED_GRADE, "grade",
+                  f"/work/{submission.name}", "--data-dir", "/work/fmnist-full", "--results",
+                  f"/work/{out}/results.json", "--quiet", timeout=3600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    figures = json.loads(done.stdout.split("PA3-FIGURES ", 1)[1].splitlines()[0])
+    document = json.loads((work / out / "results.json").read_text())
+    jsonschema.validate(document, schema())
+    section2 = document["extra_data"].get("section2") or {}
+    totals = sections(document)
+    record(f"full size {kind} [{options}]", section2=totals["2"], **figures,
+           kernel_peak_mib=section2.get("kernel_peak_mb"), grader_rss_mib=document["extra_data"].get("grader_rss_mb"),
+           accuracy=section2.get("accuracy"), env_fault=section2.get("env_fault"),
+           first_failure=next((t["output"][:300] for t in document["tests"]
+                               if t["number"].startswith("2.") and t["score"] < t["max_score"]), None))
+    assert totals["1"] == 104
+    if kind == "reference":  # 44/44, or the setting to raise named, never an unexplained death
+        assert totals["2"] == 44 or section2.get("env_fault"), document["tests"][-7:]
