@@ -7,6 +7,11 @@ exits (even SIGKILL), so a crashed grader never strands its uid. Sharing no uid,
 cannot signal (``kill(-1)``), ptrace or read the private files of another one; its processes
 and the files it left in the shared temporary folders are found by uid and removed: when the
 uid is leased (what a killed grader left) and when a grading ends (``sweep``).
+
+Graders in containers lease from lock folders of their own, but share the kernel's uids with the host:
+seen from the host, a container's sandboxed processes have the same numbers. A uid with processes in a
+PID namespace that is neither this grader's nor below it is another domain's: never leased, and never
+reached by a sweep (a host grader's sweep once killed a container's notebook kernel mid-training).
 """
 
 from __future__ import annotations
@@ -137,6 +142,9 @@ def lease() -> int:
         fd = _held(folder, uid)
         if fd is None:
             continue
+        if foreign_processes(uid):  # a container's grader uses this number (its locks are not ours to see)
+            os.close(fd)
+            continue
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         _lease = (uid, fd)
@@ -144,6 +152,28 @@ def lease() -> int:
         return uid
     raise NoUid(f"every uid of {uid_range().start}-{uid_range().stop - 1} is in use by another grader "
                 f"(widen PA3_SANDBOX_UIDS)")
+
+
+def _pid_namespace(pid: int | str) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}/ns/pid").st_ino
+    except OSError:
+        return None
+
+
+def foreign_processes(uid: int) -> list[int]:
+    """Processes of ``uid`` that belong to another grader's domain: in a PID namespace that is not this
+    grader's and not below it (a container's, seen from the host, whose graders lease the same numbers from
+    a lock folder of their own). This grader's own sandboxes in namespaces of their own (bwrap) descend
+    from it and are not foreign."""
+    ours = _pid_namespace("self")
+    pids = processes_of(uid)
+    if not pids or ours is None:
+        return []
+    from grader.sandbox import proctree
+
+    mine = proctree.descendants(os.getpid())
+    return [pid for pid in pids if pid not in mine and _pid_namespace(pid) not in (ours, None)]
 
 
 def processes_of(uid: int) -> list[int]:
@@ -169,9 +199,18 @@ def kill_all(uid: int, timeout: float = 10.0) -> bool:
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        pids = processes_of(uid)
+        foreign = set(foreign_processes(uid))
+        pids = [pid for pid in processes_of(uid) if pid not in foreign]
         if not pids:
             return True
+        if foreign:  # kill(-1) would reach them too: one by one, ours only
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.02)
+            continue
         try:
             subprocess.run([sys.executable, "-I", "-S", "-c",
                             "import os, signal\ntry:\n    os.kill(-1, signal.SIGKILL)\nexcept OSError:\n    pass\n"],
@@ -189,7 +228,7 @@ def kill_all(uid: int, timeout: float = 10.0) -> bool:
             except ChildProcessError:
                 pass
         time.sleep(0.02)
-    return not processes_of(uid)
+    return not set(processes_of(uid)) - set(foreign_processes(uid))
 
 
 def files_of(uid: int, roots: tuple[Path, ...] = SHARED_TMP) -> list[Path]:
