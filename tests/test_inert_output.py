@@ -173,7 +173,8 @@ def test_terminal_text_keeps_ordinary_text_and_shows_every_control():
 
 
 def test_csv_cell_quotes_only_what_a_spreadsheet_would_run():
-    for text in ("=1+1", "+1", "-1", "@A1", "\t=1", "\r=1", "  =1", "\n=1", "\uff1d1"):
+    for text in ("=1+1", "+1", "-1", "@A1", "\t=1", "  =1", "\n=1", "\uff1d1", "\u00a0=1"):
         assert inert.csv_cell(text) == "'" + text
+    assert inert.csv_cell("\r=1") == "\\x0d=1" and inert.csv_cell("\x1b[2J=1") == "\\x1b[2J=1"  # shown, inert
     for text in ("Ada Lovelace", "a=b", "1-2", "", "ada@example.edu"):
         assert inert.csv_cell(text) == text

@@ -17,8 +17,9 @@ FORMULA_START = tuple("=+-@\t\r\n") + ("\uff1d", "\uff0b", "\uff0d", "\uff20")
 def csv_cell(value: object) -> str:
     """A student-controlled cell as text a spreadsheet shows as it is: one that would start a formula (after
     any leading whitespace) gets a leading single quote, which spreadsheets hide and take as "this is text".
-    Numbers the grader computes are not passed through this: they stay numeric."""
-    text = "" if value is None else str(value)
+    Control characters are written out as for a terminal (a TA may ``cat`` the file). Numbers the grader
+    computes are not passed through this: they stay numeric."""
+    text = terminal_text("" if value is None else value)
     if text.lstrip(" \t\r\n\v\f\u00a0").startswith(FORMULA_START) or text.startswith(FORMULA_START):
         return "'" + text
     return text
