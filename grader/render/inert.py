@@ -46,10 +46,3 @@ def terminal_text(text: object) -> str:
     Windows line ends become plain newlines."""
     return _CONTROL.sub(_visible, str(text).replace("\r\n", "\n"))
 
-
-def with_csp(page: str) -> str:
-    """An HTML page with :data:`CSP_META` as the first thing in its head (a policy binds only what follows it)."""
-    head = re.search(r"<head[^>]*>", page, re.I)
-    if head is None:
-        return f"<!doctype html><html><head>{CSP_META}</head>" + page.removeprefix("<!doctype html>")
-    return page[:head.end()] + CSP_META + page[head.end():]
