@@ -129,8 +129,16 @@ def _batch(args: argparse.Namespace) -> int:
                            data_dir=args.data_dir.resolve() if args.data_dir else None,
                            threshold=args.accuracy_threshold)
     options = BatchOptions(grading, timeout=args.timeout, threads=args.threads)
+    from grader.batch.executors import ClusterCertificates, InsecureCluster
+
+    given = (args.tls_ca, args.tls_cert, args.tls_key)
+    certificates = ClusterCertificates(*given) if any(given) else None
     try:
-        outcome = run_batch(args.input, args.out, args.workers, args.scheduler, args.resume, options)
+        outcome = run_batch(args.input, args.out, args.workers, args.scheduler, args.resume, options,
+                            certificates=certificates)
+    except InsecureCluster as exc:
+        print(f"pa3 batch: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted: finished results are kept; run again with --resume", file=sys.stderr)
         return 130
@@ -199,7 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", type=Path, help="folder of zips/folders, a Gradescope export or a Canvas/Quercus download")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--workers", type=int, help="local grading processes at once (default: CPU count)")
-    p.add_argument("--scheduler", help="grade on a Dask cluster, e.g. tcp://host:8786")
+    p.add_argument("--scheduler", help="grade on a Dask cluster over TLS: 'local' (started here with --workers "
+                   "workers and a certificate of its own) or tls://host:8786 with the cluster's certificates")
+    p.add_argument("--tls-ca", type=Path, help="the Dask cluster's CA certificate (PEM)")
+    p.add_argument("--tls-cert", type=Path, help="this client's certificate for the Dask cluster (PEM)")
+    p.add_argument("--tls-key", type=Path, help="this client's private key (PEM), if not in --tls-cert")
     p.add_argument("--resume", action="store_true", help="grade only submissions without a result in OUT/results")
     p.add_argument("--no-notebook", action="store_true")
     p.add_argument("--data-dir", type=Path, help="FashionMNIST for the notebooks (same path on every worker)")

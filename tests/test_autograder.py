@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
+import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -18,6 +21,7 @@ from grader.builders import gradescope_zip as autograder
 from grader.grade import grade
 from grader.options import GradeOptions
 from grader.results import schema
+from grader.sandbox import isolation, secrets
 from tests import corpus
 
 pytestmark = pytest.mark.slow
@@ -38,16 +42,19 @@ def hostile(folder: Path, root: Path) -> Path:
                                                     ("return np.maximum(Z, 0.0)", "import os; os._exit(0)")]})
 
 
-def run_autograder(autograder_zip: Path, tree: Path, submission: Path, data_root: Path) -> subprocess.CompletedProcess:
-    """Lay out /autograder as Gradescope does and run run_autograder in it."""
+def run_autograder(autograder_zip: Path, tree: Path, submission: Path, data_root: Path, metadata: dict | None = None,
+                   **environ: str) -> subprocess.CompletedProcess:
+    """Lay out /autograder as Gradescope does (submission_metadata.json world-readable, as Gradescope leaves
+    it) and run run_autograder in it, with ``environ`` added to the environment."""
     with zipfile.ZipFile(autograder_zip) as zf:
         zf.extractall(tree / "source")
     shutil.copytree(submission, tree / "submission")
     (tree / "results").mkdir()
-    (tree / "submission_metadata.json").write_text(json.dumps(
-        {"id": 1, "users": [{"name": name, "email": f"{name.split()[0].lower()}@example.edu"} for name in NAMES]}))
+    (tree / "submission_metadata.json").write_text(json.dumps(metadata or {
+        "id": 1, "users": [{"name": name, "email": f"{name.split()[0].lower()}@example.edu"} for name in NAMES]}))
+    (tree / "submission_metadata.json").chmod(0o644)
     env = dict(os.environ, PA3_AUTOGRADER_ROOT=str(tree), PA3_AUTOGRADER_PYTHON=sys.executable,
-               PA3_FMNIST_DIR=str(data_root))
+               PA3_FMNIST_DIR=str(data_root), **environ)
     env.pop("PYTHONPATH", None)
     shutil.copyfile(tree / "source" / "run_autograder", tree / "run_autograder")
     return subprocess.run(["bash", str(tree / "run_autograder")], env=env, capture_output=True, text=True,
@@ -92,6 +99,65 @@ def test_run_autograder_matches_pa3_grade(autograder_zip, tmp_path, synth_root, 
     assert (tree / "results" / "PA3.executed.html").is_file()
     mode = (tree / "source" / "test_specs" / "hidden" / "oracle.py").stat().st_mode
     assert mode & 0o007 == 0  # run_autograder took other users' access to the oracle away
+
+
+def metadata_reader(folder: Path, root: Path) -> Path:
+    """Reads Gradescope's metadata (and lists /autograder) at import and puts what it got into every failing
+    ReLU test's message, as a submission that copies hidden results into its visible tests would."""
+    payload = (f"_GOT = []\nfor _p in ({str(root / 'submission_metadata.json')!r}, {str(root)!r}, "
+               f"{str(root / 'results')!r}):\n    try:\n"
+               f"        _GOT.append(str(os.listdir(_p)) if os.path.isdir(_p) else open(_p).read())\n"
+               f"    except OSError as _e:\n        _GOT.append(f'unreadable: {{_e}}')\nprint(_GOT)\n")
+    numpy = "import numpy as np\n"
+    return corpus.build(folder, {"activations.py": [(numpy, "import os\n" + numpy + payload),
+                                                    ("return np.maximum(Z, 0.0)", "raise AssertionError(_GOT)")]},
+                        drop=("PA3.ipynb",))
+
+
+@pytest.mark.skipif(isolation.unavailable_reason("user") is not None,
+                    reason="the user level needs root and a runtime readable by others")
+def test_gradescope_metadata_never_reaches_student_code_at_the_user_level(autograder_zip, tmp_path, synth_root):
+    marker = f"pa3-hidden-{os.getpid()}-{time.monotonic_ns()}"
+    metadata = {"id": 7, "users": [{"name": f"Ada {marker}", "email": f"ada-{marker}@example.edu"}],
+                "previous_submissions": [{"results": {"tests": [{"name": "hidden", "output": f"expected {marker}",
+                                                                 "visibility": "after_due_date"}]}}]}
+    tree = Path(tempfile.mkdtemp(prefix="pa3-gradescope-"))  # as /autograder: reachable by other users
+    tree.chmod(0o755)
+    try:
+        done = run_autograder(autograder_zip, tree, metadata_reader(tmp_path / "reader", tree), synth_root,
+                              metadata, PA3_ISOLATION="user")
+        assert done.returncode == 0, done.stderr[-3000:]
+        results = (tree / "results" / "results.json").read_text()
+        document = json.loads(results)
+        assert document["extra_data"]["isolation"].startswith("user"), document["extra_data"]["isolation"]
+        assert document["extra_data"]["isolation_checks"]["safe"]
+        assert marker not in results
+        relu = [t for t in document["tests"] if t["name"].startswith("ReLU.forward")]
+        assert relu and all("unreadable: [Errno 13] Permission denied" in t["output"] for t in relu)  # it tried
+        assert marker not in done.stdout + done.stderr  # nor in the log
+        assert marker in (tree / "results" / "feedback.html").read_text()  # the names are for that page only
+        assert stat.S_IMODE((tree / "submission_metadata.json").stat().st_mode) & 0o077 == 0
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)
+
+
+def test_the_start_up_check_tries_and_closes_what_an_entry_point_names(tmp_path, monkeypatch):
+    if isolation.unavailable_reason("user") is not None:
+        pytest.skip("the user level needs root and a runtime readable by others")
+    folder = Path(tempfile.mkdtemp(prefix="pa3-metadata-"))
+    try:
+        folder.chmod(0o755)
+        metadata = folder / "submission_metadata.json"
+        metadata.write_text('{"users": []}')
+        metadata.chmod(0o644)
+        monkeypatch.setattr(secrets, "_also", [])
+        monkeypatch.setattr(secrets, "_checks", {})
+        secrets.also_secret(metadata)
+        record = secrets.check("user")
+        assert str(metadata) in record.closed and record.safe  # (with the checkout's own secrets, if open)
+        assert stat.S_IMODE(metadata.stat().st_mode) & 0o007 == 0
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_dockerfile_lints_clean():

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -14,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from grader import TEMPLATE_DIR, threads
+from grader.batch.executors import LOCAL, ClusterCertificates, DaskCluster, InsecureCluster
 from grader.batch.inputs import discover
 from grader.batch.run import run_batch
 from grader.batch.task import grade_one, pack_submission
@@ -173,15 +176,23 @@ def test_a_hanging_grading_is_stopped_with_a_status(tmp_path):
 
 
 def test_dask_cluster_gives_the_same_gradebook(classroom, tmp_path):
+    """An existing cluster (tls://, as on other machines) reached with its certificate files."""
     from dask.distributed import LocalCluster
+    from distributed.security import Security
 
     local_out, dask_out = tmp_path / "local", tmp_path / "dask"
     run_batch(classroom, local_out, workers=2, options=OPTIONS, show_progress=False)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster:
+    security = Security.temporary()
+    files = {}
+    for name, pem in (("ca", security.tls_ca_file), ("cert", security.tls_client_cert),
+                      ("key", security.tls_client_key)):
+        files[name] = tmp_path / f"{name}.pem"
+        files[name].write_text(pem)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", protocol="tls",
+                      security=security, dashboard_address=None) as cluster:
         outcome = run_batch(classroom, dask_out, scheduler=cluster.scheduler_address, options=OPTIONS,
-                            show_progress=False)
-    assert "Dask cluster at tcp://127.0.0.1" in outcome.executor
+                            show_progress=False, certificates=ClusterCertificates(**files))
+    assert "Dask cluster at tls://127.0.0.1" in outcome.executor
     # two one-task workers on this machine share its cores, as the local pool of two does (compared below)
     assert {r["threads"] for r in rows(dask_out).values()} == {str(threads.budget(threads.cores(), 2))}
 
@@ -190,6 +201,82 @@ def test_dask_cluster_gives_the_same_gradebook(classroom, tmp_path):
                 for sid, row in rows(out).items()}
 
     assert comparable(dask_out) == comparable(local_out)
+
+
+def outsider_reaches(address: str, context: ssl.SSLContext | None) -> bool:
+    """Whether an outsider gets an answer from the Dask server at ``address`` (scheduler, worker or nanny) to a
+    call of its own (``identity``; ``run`` or ``submit`` go the same way), over plain TCP (``context`` None)
+    or TLS with ``context``."""
+    from distributed.core import rpc
+
+    target = ("tls://" if context else "tcp://") + address.split("://", 1)[1]
+
+    async def ask():
+        server = rpc(target, connection_args={"ssl_context": context} if context else {}, timeout=10)
+        try:
+            return await asyncio.wait_for(server.identity(), 20)
+        finally:
+            await server.close_rpc()
+
+    try:
+        return bool(asyncio.run(ask()))
+    except Exception:  # noqa: BLE001 - refused, reset, timed out: not reached
+        return False
+
+
+def outsider_contexts(tmp_path: Path) -> dict[str, ssl.SSLContext | None]:
+    """How an outsider may try: plain TCP, TLS showing no certificate, TLS with a certificate of its own."""
+    from distributed.security import Security
+
+    own = Security.temporary()
+    (tmp_path / "own.pem").write_text(own.tls_client_cert + own.tls_client_key)
+    contexts: dict[str, ssl.SSLContext | None] = {"plain TCP": None}
+    for name in ("TLS without a certificate", "TLS with its own certificate"):
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # trusting any server
+        if name.endswith("own certificate"):
+            context.load_cert_chain(tmp_path / "own.pem")
+        contexts[name] = context
+    return contexts
+
+
+def test_a_local_dask_cluster_refuses_whoever_lacks_its_certificate(classroom, tmp_path):
+    """`--scheduler local`: the batch starts a cluster whose scheduler, workers and nannies talk TLS with a
+    certificate made for it; nothing else on the machine (a sandboxed submission included) can call them."""
+    from dask.distributed import LocalCluster
+
+    contexts = outsider_contexts(tmp_path)
+    # The outsider's calls work on a cluster without TLS (what --scheduler used to accept).
+    with LocalCluster(n_workers=1, processes=False, protocol="tcp", host="127.0.0.1",
+                      dashboard_address=None) as open_cluster:
+        assert outsider_reaches(open_cluster.scheduler_address, contexts["plain TCP"])
+        assert outsider_reaches(next(iter(open_cluster.scheduler_info["workers"])), contexts["plain TCP"])
+    executor = DaskCluster(LOCAL, workers=2)
+    try:
+        info = executor.client.scheduler_info()["workers"]
+        addresses = [executor.address, *info, *(w["nanny"] for w in info.values() if w.get("nanny"))]
+        assert len(addresses) == 5 and all(a.startswith("tls://127.0.0.1:") for a in addresses), addresses
+        reached = [(a, how) for a in addresses for how, context in contexts.items() if outsider_reaches(a, context)]
+        assert reached == []
+        # The batch's own client grades through it.
+        graded = {s.id: o for s, o in executor.run([s for s in discover(classroom) if s.id in ("ada", "bob")],
+                                                    OPTIONS)}
+        assert graded["ada"]["record"]["score"] == 104 and graded["bob"]["record"]["score"] == 0
+    finally:
+        executor.close()
+
+
+def test_a_scheduler_without_tls_is_refused_with_a_message(classroom, tmp_path):
+    for scheduler, certificates, said in [
+            ("tcp://127.0.0.1:8786", None, "without TLS accepts work from anyone"),
+            ("tls://127.0.0.1:8786", None, "the cluster's certificates are needed"),
+            ("tls://127.0.0.1:8786", ClusterCertificates(tmp_path / "ca.pem", tmp_path / "me.pem"), "does not exist")]:
+        with pytest.raises(InsecureCluster, match=said):
+            run_batch(classroom, tmp_path / "out", scheduler=scheduler, options=OPTIONS, show_progress=False,
+                      certificates=certificates)
+    done = subprocess.run([sys.executable, "-m", "grader.cli", "batch", str(classroom), "--out", str(tmp_path / "o"),
+                           "--scheduler", "tcp://127.0.0.1:8786"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "without TLS" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_cpu_seconds_include_a_killed_process_that_nobody_waited_for(tmp_path):

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from grader import atomic, results
+from grader.render.inert import csv_cell
 
 SECTIONS = tuple(results.SECTIONS)  # "1.1", "1.2", "2"
 
@@ -44,9 +45,12 @@ def write_csv(out: Path, rows: list[dict]) -> Path:
             record = row.get("record")
             points = section_points(record)
             threads = row.get("threads", "")
-            writer.writerow([row["id"], "; ".join(row.get("names", [])), "; ".join(row.get("emails", [])),
-                             row.get("late", False), *(f"{points[s]:g}" for s in SECTIONS),
+            # Ids, names, e-mails and the message carry what a student named or wrote: made inert (OWASP).
+            writer.writerow([csv_cell(row["id"]), csv_cell("; ".join(map(str, row.get("names", [])))),
+                             csv_cell("; ".join(map(str, row.get("emails", [])))), row.get("late", False),
+                             *(f"{points[s]:g}" for s in SECTIONS),
                              f"{record['score']:g}" if record else "", f"{record['max_score']:g}" if record else "",
                              row["status"], row.get("seconds", ""), row.get("cpu_seconds", ""),
-                             "torch default" if threads is None else threads, row.get("message", "")[:300]])
+                             "torch default" if threads is None else threads,
+                             csv_cell(str(row.get("message", ""))[:300])])
     return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import time
@@ -12,11 +13,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from grader import atomic
 from grader.batch import grades
-from grader.batch.executors import DaskCluster, LocalPool
+from grader.batch.executors import ClusterCertificates, DaskCluster, LocalPool
 from grader.batch.inputs import Submission, discover
 from grader.options import BatchOptions
 from grader.render import class_summary
 from grader.render.feedback_html import render
+from grader.render.inert import CSP_META
 from grader.results import GradeResult, write_atomic
 
 
@@ -68,22 +70,26 @@ def save(out: Path, submission: Submission, outcome: dict) -> None:
         page = render(GradeResult.from_dict(outcome["record"]), title=f"PA3 feedback: {submission.id}",
                       students=submission.names)
     else:
-        page = (f"<!doctype html><meta charset='utf-8'><h1>PA3 feedback: {submission.id}</h1>"
-                f"<p>Not graded: {outcome['status']}. {outcome.get('message', '')}</p>")
+        page = (f"<!doctype html><html><head><meta charset='utf-8'>{CSP_META}</head><body>"
+                f"<h1>PA3 feedback: {html.escape(submission.id)}</h1><p>Not graded: {html.escape(outcome['status'])}. "
+                f"{html.escape(str(outcome.get('message', '')))}</p></body></html>")
     target = out / "feedback" / f"{submission.id}.html"
     atomic.write_text(target, page)
 
 
 def run_batch(input_dir: Path, out: Path, workers: int | None = None, scheduler: str | None = None,
-              resume: bool = False, options: BatchOptions | None = None, show_progress: bool = True) -> BatchOutcome:
+              resume: bool = False, options: BatchOptions | None = None, show_progress: bool = True,
+              certificates: ClusterCertificates | None = None) -> BatchOutcome:
     """Grade every submission found in ``input_dir`` (not yet graded, with ``resume``) into ``out``, with
-    ``options`` (default: BatchOptions()), on a local pool of ``workers`` or the Dask ``scheduler``."""
+    ``options`` (default: BatchOptions()), on a local pool of ``workers`` or the Dask ``scheduler`` over TLS
+    ("local": a cluster of ``workers`` started here; "tls://host:port": an existing one, with ``certificates``)."""
     out = Path(out)
     for folder in ("results", "feedback"):
         (out / folder).mkdir(parents=True, exist_ok=True)
     submissions = discover(input_dir)
     todo = [s for s in submissions if not (resume and finished(out, s))]
-    executor = DaskCluster(scheduler) if scheduler else LocalPool(workers or os.cpu_count() or 1)
+    executor = (DaskCluster(scheduler, certificates, workers or os.cpu_count() or 1) if scheduler
+                else LocalPool(workers or os.cpu_count() or 1))
     graded, hosts = 0, {}
     usage = ClassUsage()
     start, own_cpu = time.monotonic(), time.process_time()

@@ -8,6 +8,7 @@ import io
 from pathlib import Path
 
 from grader import atomic
+from grader.render.inert import CSP_META
 from grader.results import number_key, section_of
 from test_specs.contract import STUDENT_MEMBERS
 
@@ -154,8 +155,8 @@ def write_summary(out: Path, rows: list[dict], title: str = "PA3 batch summary",
     status_line = ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items()))
     usage_line = f"<p>This run: {html.escape(usage)}.</p>" if usage else ""
     path = out / "summary.html"
-    atomic.write_text(path, f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-                   f"<style>{STYLE}</style></head>"
+    atomic.write_text(path, f"<!doctype html><html><head><meta charset='utf-8'>{CSP_META}"
+                   f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>"
                    f"<body><h1>{html.escape(title)}</h1><p>{len(rows)} submissions ({html.escape(status_line)}); "
                    f"grades in <a href='grades.csv'>grades.csv</a>, feedback pages in feedback/.</p>{usage_line}"
                    f"{body}</body></html>")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 
+from grader.render.inert import CSP_META
 from grader.render.sections import section_rows
 from grader.results import GradeResult
 
@@ -16,7 +17,8 @@ details{margin:.3rem 0}summary{cursor:pointer}.muted{color:#666}"""
 def render(result: GradeResult, title: str = "PA3 feedback", students: list[str] | None = None,
            show_hidden: bool = True) -> str:
     esc = html.escape
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>"
+    # Everything from the submission is escaped; the policy (no scripts at all) makes a slip harmless.
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'>{CSP_META}<title>{esc(title)}</title>"
              f"<style>{STYLE}</style></head><body><h1>{esc(title)}</h1>"]
     if students:
         parts.append(f"<p>{esc(', '.join(students))}</p>")

@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rich.console import Console, Group
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from grader.render.inert import terminal_text
 from grader.render.sections import section_rows
 from grader.results import GradeResult
+
+
+def inert_result(result: GradeResult) -> GradeResult:
+    """``result`` with every text a submission can reach (test names and outputs, notes) made safe for a terminal.
+
+    The one choke point of both reports: rich escapes markup (or is given plain Text) but prints raw escape
+    sequences as they are, so ESC, other controls and bidi overrides are written out visibly here first.
+    """
+    tests = [replace(t, name=terminal_text(t.name), number=terminal_text(t.number), output=terminal_text(t.output))
+             for t in result.tests]
+    return replace(result, tests=tests, notes=[terminal_text(n) for n in result.notes],
+                   isolation=terminal_text(result.isolation), seed=terminal_text(result.seed),
+                   hand_graded=[terminal_text(h) for h in result.hand_graded])
 
 
 def print_report(result: GradeResult, console: Console | None = None, show_hidden: bool = True,
                  title: str = "PA3 autograder") -> None:
     console = console or Console(highlight=False)
+    result = inert_result(result)
     table = Table(title=f"{title}: {result.score:g} / {result.max_score:g} points")
     table.add_column("Section")
     table.add_column("Tests passed", justify="right")
@@ -47,6 +64,7 @@ def print_progress(result: GradeResult, console: Console | None = None, scope: s
     from grader.progress import FAILING, progress
 
     console = console or Console(highlight=False)
+    result = inert_result(result)
     entries = progress(result)
     parts: list = []  # printed once at the end: one output, not one per line, in a Jupyter cell
 
