@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from grader.sandbox import hostcaps, isolation
+from grader.sandbox import confinement, hostcaps, isolation
 from grader.sandbox.errors import IsolationUnavailable
 
 PROBE = """
@@ -117,7 +117,8 @@ def check(level: str) -> SecretCheck:
     if level == "none":
         result.readable = [str(p) for p in paths]
         result.verdict = "no isolation: student code runs in the grader and can read everything"
-    elif uid is None and level == "process":  # it runs as the grader's own uid: no probe can tell more than this
+    elif uid is None and level == "process" and not confinement.supported():
+        # it runs as the grader's own uid, unconfined: no probe can tell more than this
         result.readable = [str(p) for p in paths if os.access(p, os.R_OK)]
         result.verdict = ("no hidden specs or reference here" if not result.readable else
                           f"sandboxed code can read {len(result.readable)} secret path(s): at the process level it "
@@ -156,6 +157,8 @@ def refusal(level: str, explicit: bool) -> str | None:
     """
     if level == "none":
         return None
+    if level == "process" and hostcaps.is_root() and not explicit:
+        return "--isolation process: student code would run as root (kill, ptrace and raw files are root's)"
     result = check(level)
     if result.safe:
         return None
