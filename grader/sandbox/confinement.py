@@ -154,11 +154,34 @@ print(json.dumps({"read": read, "network": network, "tmp": tmp, "applied": os.en
 PROBE_TIMEOUT = 30
 
 
+def named_by_callers(levels: int = 4) -> list[Path]:
+    """Folders named on the command lines of the processes that started this grader (``pa3 batch INPUT --out
+    DIR``: a class's submissions and results), relative ones read from the caller's own folder."""
+    found, pid = [], os.getpid()
+    for _ in range(levels):
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            if pid <= 1:
+                break
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[1:]
+            cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
+        except (OSError, ValueError, IndexError):
+            break
+        for raw in args[:64]:
+            text = raw.decode(errors="replace")
+            if text and not text.startswith("-"):
+                path = cwd / text
+                if path.is_dir() and path != Path("/"):
+                    found.append(path)
+    return found
+
+
 def closed_places(around: list[Path]) -> list[Path]:
     """Places a sandboxed process must not read that exist here: ``around`` (the folder a submission came
-    from, and what is in it), the TA's home, the grader's source."""
+    from, and what is in it), the folders its callers name (a batch's input), the TA's home, the grader's
+    source, its hidden specs and the reference."""
     places = []
-    for folder in around:
+    for folder in [*around, *named_by_callers()]:
         places.append(folder)
         try:
             places += sorted(folder.iterdir())[:5]
@@ -168,8 +191,8 @@ def closed_places(around: list[Path]) -> list[Path]:
     if os.environ.get("SUDO_USER"):
         homes.add(Path(os.path.expanduser(f"~{os.environ['SUDO_USER']}")))
     places += sorted(homes)
-    grader = closed_trees()[0]
-    places += [grader / "grade.py", grader]
+    grader, specs, reference = closed_trees()
+    places += [grader / "grade.py", grader, specs / "hidden", reference / "layers.py"]
     return [p for p in dict.fromkeys(places) if p.exists()]
 
 
@@ -232,7 +255,7 @@ def probe(level: str, around: list[Path]) -> dict:
         applied = json.loads(seen["applied"]) if seen.get("applied") else {}
         confined, line = _summary(level, seen["read"], network, tmp, applied)
         return {"confined": confined, "confinement": line, "confinement_probe": {
-            "tried": len(paths), "readable": seen["read"], "network": network, "network_error": seen["network"],
+            "tried": paths, "readable": seen["read"], "network": network, "network_error": seen["network"],
             "tmp": tmp, "applied": applied}}
     except (OSError, subprocess.SubprocessError, ValueError, KeyError) as exc:
         return {"confined": False, "confinement": f"NOT CONFINED: the start-up check failed ({exc})"}

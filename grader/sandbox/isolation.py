@@ -247,13 +247,15 @@ class Mount:
 
 
 def wrap(level: str, program: list[str], mounts: list[Mount], chdir: Mount, drop_in_argv: bool = False,
-         limits=None) -> Launch:
+         limits=None, confine: bool = True) -> Launch:
     """The command running ``program`` at ``level`` (not "none"), with ``mounts`` visible and ``chdir`` as cwd.
 
     Paths in ``program`` must already be the visible ones (``Mount.visible``). With ``drop_in_argv`` the
     unprivileged uid is taken by ``setpriv`` in the command itself (for launchers that start the process
     themselves, like jupyter_client); otherwise ``Launch.popen`` carries it. ``limits`` (a Limits) sizes
-    the bwrap tmpfs mounts: /tmp, /dev/shm and private working copies.
+    the bwrap tmpfs mounts: /tmp, /dev/shm and private working copies. At the user and process levels the
+    launcher confines the program (confinement.py); ``confine=False`` only drops the uid (the secrets check,
+    which tries the files' own permissions).
     """
     popen: dict = {"env": scrubbed_env(), **hostcaps.session_popen()}
     drop = drops_privileges(level)
@@ -296,7 +298,7 @@ def wrap(level: str, program: list[str], mounts: list[Mount], chdir: Mount, drop
         result = Launch(list(program), dict(popen, cwd=str(chdir.source)), describe(level))
         if confinement.supported():  # the launcher confines, and drops the uid itself after its mount namespace
             private = Path(private_tmp(level, chdir.source)["TMPDIR"])
-            config = {"confine": confinement.policy(level, mounts, private, uid)}
+            config = {"confine": confinement.policy(level, mounts, private, uid) if confine else {"uid": uid}}
             result.argv = [interpreter(), "-I", str(RUNTIME_DIR / "launch.py"), json.dumps(config), "--", *program]
             result.drop_uid = uid
             return result

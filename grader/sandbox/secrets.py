@@ -1,9 +1,10 @@
 """Checked at start: sandboxed code cannot read the oracle, the hidden specs or the reference.
 
 Tried, not assumed: a probe runs exactly as a worker would at the level (same wrapper, same uid)
-and tries to open each secret path. Paths it can read and that the grader owns are closed to
-others (``chmod o=``, as run_autograder does) and tried again; a level at which a secret stays
-readable is refused with a message saying which and why. The outcome goes into the results.
+and tries to open each secret path, without the launcher's Landlock layer: the files' own permissions
+must keep them (confinement.py checks that layer on top). Paths it can read and that the grader owns
+are closed to others (``chmod o=``, as run_autograder does) and tried again; a level at which a secret
+stays readable is refused with a message saying which and why. The outcome goes into the results.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from grader.sandbox import confinement, hostcaps, isolation
+from grader.sandbox import hostcaps, isolation
 from grader.sandbox.errors import IsolationUnavailable
 
 PROBE = """
@@ -77,7 +78,7 @@ def probe(level: str, paths: list[Path]) -> list[str]:
         scratch.chmod(0o711)
         here = isolation.Mount(scratch, "/probe")
         program = [isolation.interpreter(), "-I", "-S", "-c", PROBE, *map(str, paths)]
-        spec = isolation.wrap(level, program, [here], here)
+        spec = isolation.wrap(level, program, [here], here, confine=False)  # the permissions alone must hold
         popen = dict(spec.popen)
         popen.pop("start_new_session", None)
         done = subprocess.run(spec.argv, capture_output=True, text=True, timeout=PROBE_TIMEOUT, **popen)
@@ -117,8 +118,7 @@ def check(level: str) -> SecretCheck:
     if level == "none":
         result.readable = [str(p) for p in paths]
         result.verdict = "no isolation: student code runs in the grader and can read everything"
-    elif uid is None and level == "process" and not confinement.supported():
-        # it runs as the grader's own uid, unconfined: no probe can tell more than this
+    elif uid is None and level == "process":  # it runs as the grader's own uid: no probe can tell more than this
         result.readable = [str(p) for p in paths if os.access(p, os.R_OK)]
         result.verdict = ("no hidden specs or reference here" if not result.readable else
                           f"sandboxed code can read {len(result.readable)} secret path(s): at the process level it "
@@ -157,8 +157,6 @@ def refusal(level: str, explicit: bool) -> str | None:
     """
     if level == "none":
         return None
-    if level == "process" and hostcaps.is_root() and not explicit:
-        return "--isolation process: student code would run as root (kill, ptrace and raw files are root's)"
     result = check(level)
     if result.safe:
         return None
