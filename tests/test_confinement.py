@@ -293,7 +293,7 @@ def tmp_user_notebook(name: str) -> nbformat.NotebookNode:
     """The base Colab notebook, keeping its best model in /tmp under a fixed name (a common habit)."""
     nb = student_notebooks.notebook("base")
     train = next(c for c in nb.cells if "for epoch in range" in c.source)
-    train.source = train.source.replace("for epoch in range(8)", "for epoch in range(4)") + SAVE_BEST.format(name=name)
+    train.source += SAVE_BEST.format(name=name)
     return nb
 
 
@@ -334,3 +334,45 @@ def test_two_concurrent_kernels_writing_the_same_tmp_path_keep_their_grades(open
             assert document["score"] == 148.0, {n: t["output"][:300] for n, t in section2.items() if t["score"] < 1}
         else:  # no mount namespace here: the shared /tmp is closed, and the grading says so
             assert "the machine's /tmp is closed" in checks["confinement"]
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_the_notebook_kernel_reaches_no_listening_port_and_no_shared_tmp(level, open_folder):
+    """The kernel is started through the same launcher: ZMQ's ipc:// sockets work, TCP and UDP do not."""
+    from grader.notebook.kernel import SandboxedKernel
+    from grader.notebook.run import execute
+
+    listener = Listener()
+    marker = Path(tempfile.mkstemp(prefix="pa3-another-grading-", dir="/tmp")[1])
+    marker.chmod(0o644)
+    folders = {name: open_folder / name for name in ("work", "export", "scratch")}
+    for folder in folders.values():
+        folder.mkdir(mode=0o711)
+    nb = nbformat.v4.new_notebook()
+    tcp, udp = listener.ports
+    nb.cells = [nbformat.v4.new_code_cell(CALLER.format(tcp=tcp, udp=udp)),
+                nbformat.v4.new_code_cell("import os\ntry:\n    print(os.listdir('/tmp'))\n"
+                                          "except PermissionError as e:\n    print('closed', e)")]
+    try:
+        kernel = SandboxedKernel(level, folders["work"], None, folders["export"], folders["scratch"])
+        run = execute(nb, kernel, 120, 300)
+    finally:
+        reached = listener.close()
+        marker.unlink()
+    assert run.stopped is None and not run.errors, (run.stopped, [str(e) for e in run.errors])
+    printed = "".join(o.get("text", "") for o in run.notebook.cells[0].outputs)
+    assert "NETWORK" in printed and "sent" not in printed, printed
+    assert reached == []
+    listing = "".join(o.get("text", "") for o in run.notebook.cells[1].outputs)
+    assert listing and marker.name not in listing  # its /tmp is its own (or closed): not the machine's
+
+
+@pytest.mark.parametrize("level", LEVELS)
+@needs_landlock
+def test_without_a_mount_namespace_the_shared_tmp_is_closed(level, open_folder, monkeypatch):
+    """Where no mount namespace can be made (Docker's default profile), Landlock keeps /tmp closed instead."""
+    policy = confinement.policy
+    monkeypatch.setattr(confinement, "policy", lambda *args: {k: v for k, v in policy(*args).items() if k != "tmp"})
+    checks = confinement.probe(level, [open_folder])
+    assert checks["confined"] is True and checks["confinement_probe"]["tmp"] == "closed"
+    assert "the machine's /tmp is closed to it (TMPDIR is private)" in checks["confinement"]
