@@ -53,7 +53,7 @@ def grade(submission: Path, options: GradeOptions | None = None) -> GradeResult:
     # What student code could reach here (the folder the submission came from, the TA's home, the network), tried
     # as it runs; a TA reads `confinement` before trusting the grades.
     checks |= confinement.check(isolation, [Path(submission).resolve().parent])
-    if not checks["confined"]:
+    if not checks["confined"] and "hidden" in options.spec_folders:  # (a self-check says it under "not limited")
         notes.append(checks["confinement"])
     with Workspace() as workspace:
         intake, unreadable, stubs, blocked = None, None, [], {}

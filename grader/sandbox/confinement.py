@@ -41,7 +41,7 @@ EXPAND_LIMIT = 5000  # rules at most, when a runtime folder holds the grader and
 
 def supported() -> bool:
     """The launcher can confine here (Landlock and seccomp are Linux's; elsewhere the level is as before)."""
-    return sys.platform.startswith("linux")
+    return sys.platform.startswith("linux") and hostcaps.fd_passing() and hostcaps.rlimits()
 
 
 def closed_trees() -> list[Path]:

@@ -28,7 +28,7 @@ import struct
 SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446  # every arch
 PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
 CLONE_NEWNS = 0x00020000
-MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 1 << 18
+MS_BIND, MS_REC, MS_PRIVATE, MNT_DETACH = 0x1000, 0x4000, 1 << 18, 2
 
 _libc = None
 
@@ -58,22 +58,27 @@ def private_tmp(private: str, targets: list, keep: list) -> str | None:
         return "a mount namespace needs root here"
     if _c().unshare(CLONE_NEWNS) != 0:
         return _fail("no mount namespace (unshare)")
-    held = {}
+    held, bound = {}, []
     try:
-        try:  # opened in the new namespace (a bind from another namespace's mount is refused), before /tmp is covered
-            held = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in [private, *keep]}
-            _mount(None, "/", MS_REC | MS_PRIVATE)  # nothing done here reaches the machine's mounts
-            for target in targets:
-                _mount(f"/proc/self/fd/{held[private]}", target, MS_BIND)
-            for path in sorted(keep, key=len):
-                os.makedirs(path, mode=0o755, exist_ok=True)  # a mount point inside the private folder
-                _mount(f"/proc/self/fd/{held[path]}", path, MS_BIND | MS_REC)
-        except OSError as exc:  # half done: this process must not run with a broken view
-            raise SystemExit(f"pa3 sandbox: could not make a private /tmp ({exc})") from None
-        return None
+        # opened in the new namespace (a bind from another namespace's mount is refused), before /tmp is covered
+        held = {path: os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) for path in [private, *keep]}
+        _mount(None, "/", MS_REC | MS_PRIVATE)  # nothing done here reaches the machine's mounts
+        for target in targets:
+            _mount(f"/proc/self/fd/{held[private]}", target, MS_BIND)
+            bound.append(target)
+        for path in sorted(keep, key=len):
+            os.makedirs(path, mode=0o755, exist_ok=True)  # a mount point inside the private folder
+            _mount(f"/proc/self/fd/{held[path]}", path, MS_BIND | MS_REC)
+            bound.append(path)
+    except OSError as exc:  # e.g. an LSM refusing mount: undo what was done, go on with the machine's view
+        for path in reversed(bound):
+            if _c().umount2(path.encode(), MNT_DETACH) != 0:
+                raise SystemExit(f"pa3 sandbox: a private /tmp was left half made ({exc})") from None
+        return f"no private /tmp ({exc.strerror or exc})"
     finally:
         for fd in held.values():
             os.close(fd)
+    return None
 
 
 def drop(uid: int) -> None:
