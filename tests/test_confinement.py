@@ -352,7 +352,11 @@ def test_the_notebook_kernel_reaches_no_listening_port_and_no_shared_tmp(level, 
     tcp, udp = listener.ports
     nb.cells = [nbformat.v4.new_code_cell(CALLER.format(tcp=tcp, udp=udp)),
                 nbformat.v4.new_code_cell("import os\ntry:\n    print(os.listdir('/tmp'))\n"
-                                          "except PermissionError as e:\n    print('closed', e)")]
+                                          "except PermissionError as e:\n    print('closed', e)"),
+                # what confinement must leave working: shell lines (a pty), DataLoader workers (fork, /dev/shm)
+                nbformat.v4.new_code_cell("!echo shell-ok\nimport torch\nfrom torch.utils.data import DataLoader\n"
+                                          "print(sum(len(b) for b in DataLoader(torch.arange(64), batch_size=8, "
+                                          "num_workers=2)))")]
     try:
         kernel = SandboxedKernel(level, folders["work"], None, folders["export"], folders["scratch"])
         run = execute(nb, kernel, 120, 300)
@@ -365,6 +369,7 @@ def test_the_notebook_kernel_reaches_no_listening_port_and_no_shared_tmp(level, 
     assert reached == []
     listing = "".join(o.get("text", "") for o in run.notebook.cells[1].outputs)
     assert listing and marker.name not in listing  # its /tmp is its own (or closed): not the machine's
+    assert "".join(o.get("text", "") for o in run.notebook.cells[2].outputs).split() == ["shell-ok", "64"]
 
 
 @pytest.mark.parametrize("level", LEVELS)

@@ -34,7 +34,9 @@ SYSTEM_READ = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "
                "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/host.conf", "/etc/hosts", "/etc/gai.conf",
                "/etc/mime.types", "/etc/fonts", "/etc/os-release", "/etc/alternatives", "/etc/ssl", "/etc/matplotlibrc",
                "/usr/share/zoneinfo")
-DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/shm")  # read and write
+# read and write; the pseudo-terminals for IPython's `!command` (pexpect)
+DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/shm", "/dev/ptmx", "/dev/pts",
+           "/dev/tty")
 TMP_TARGETS = ("/tmp", "/var/tmp")
 EXPAND_LIMIT = 5000  # rules at most, when a runtime folder holds the grader and is allowed entry by entry
 
