@@ -381,3 +381,58 @@ def test_without_a_mount_namespace_the_shared_tmp_is_closed(level, open_folder, 
     checks = confinement.probe(level, [open_folder])
     assert checks["confined"] is True and checks["confinement_probe"]["tmp"] == "closed"
     assert "the machine's /tmp is closed to it (TMPDIR is private)" in checks["confinement"]
+
+
+# ---- the launcher's pieces, each in a process of its own ---------------------------------------------
+
+def run_confined(code: str) -> str:
+    """``code`` after ``from grader.sandbox.runtime import confine`` in a fresh interpreter; its stdout."""
+    done = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path[:0] = [{str(isolation.RUNTIME_DIR)!r}]\n"
+                           f"import confine\n{code}"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+@pytest.mark.skipif(confine.ARCHES.get(os.uname().machine) is None or not sys.platform.startswith("linux"),
+                    reason="the seccomp filter is built for x86_64 and aarch64 Linux")
+def test_the_network_filter_refuses_internet_sockets_and_keeps_unix_ones():
+    out = run_confined("""
+import ctypes, errno, socket
+assert confine.no_network() is None
+def attempt(make):
+    try:
+        make().close()
+        return "ok"
+    except OSError as exc:
+        return errno.errorcode[exc.errno]
+print(attempt(lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM)),
+      attempt(lambda: socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)),
+      attempt(lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW)),
+      attempt(lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 9)),   # audit: refused
+      attempt(lambda: socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)),
+      attempt(lambda: socket.socketpair()[0]),
+      attempt(lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)))   # route: glibc reads addresses
+libc = ctypes.CDLL(None, use_errno=True)
+print(libc.syscall(425, 8, ctypes.create_string_buffer(120)), errno.errorcode[ctypes.get_errno()])  # io_uring_setup
+""")
+    sockets, uring = out.splitlines()
+    assert sockets.split() == ["EACCES", "EACCES", "EACCES", "EACCES", "ok", "ok", "ok"]
+    assert uring.split() == ["-1", "EACCES"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a mount namespace is only tried as root")
+def test_a_private_tmp_that_cannot_be_made_leaves_the_machines_view(open_folder):
+    """A folder to keep that cannot be opened (or an LSM refusing mount): no half-made view, a reason instead."""
+    marker = Path(tempfile.mkstemp(prefix="pa3-still-here-", dir="/tmp")[1])
+    private = open_folder / "private"
+    private.mkdir()
+    try:
+        out = run_confined(f"""
+import os
+print(confine.private_tmp({str(private)!r}, ["/tmp"], ["/tmp/pa3-no-such-folder-{os.getpid()}"]))
+print(os.path.exists({str(marker)!r}))
+""")
+    finally:
+        marker.unlink()
+    reason, still_there = out.splitlines()
+    assert reason.startswith("no private /tmp") and still_there == "True"
