@@ -436,3 +436,27 @@ print(os.path.exists({str(marker)!r}))
         marker.unlink()
     reason, still_there = out.splitlines()
     assert reason.startswith("no private /tmp") and still_there == "True"
+
+
+@needs_landlock
+def test_a_grader_installed_in_site_packages_is_left_out_and_the_rest_kept(open_folder, monkeypatch):
+    """Installed (the Docker image, the student bundle), the grader sits in site-packages beside what student code
+    needs: that folder is then allowed entry by entry around the grader's own (and a link such as a venv's lib64
+    counts as what it points to)."""
+    import nbformat as installed
+
+    site = Path(installed.__file__).resolve().parent.parent
+    standing_in = site / "nbformat"  # plays the installed grader: a package student code does not need
+    monkeypatch.setattr(confinement, "closed_trees", lambda: [standing_in])
+    confinement.runtime_read.cache_clear()
+    try:
+        here = isolation.Mount(open_folder, "/probe", writable=True)
+        code = ("import numpy, sys\nfor p in sys.argv[1:]:\n    try:\n        open(p).close(); print('read')\n"
+                "    except OSError:\n        print('refused')")
+        spec = isolation.wrap("process", [isolation.interpreter(), "-I", "-c", code, str(standing_in / "__init__.py"),
+                                          str(site / "numpy" / "__init__.py")], [here], here)
+        done = subprocess.run(spec.argv, capture_output=True, text=True, timeout=60, **spec.popen)
+    finally:
+        confinement.runtime_read.cache_clear()
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["refused", "read"]

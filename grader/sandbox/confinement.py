@@ -54,15 +54,16 @@ def closed_trees() -> list[Path]:
     return [Path(__file__).resolve().parent.parent, SPEC_DIR, REFERENCE_DIR.resolve()]
 
 
-def _open_parts(path: Path, closed: list[Path], budget: list[int], expand: bool = True) -> list[str]:
+def _open_parts(path: Path, closed: list[Path], budget: list[int], listed: list[str], expand: bool = True) -> list[str]:
     """``path`` if it holds none of ``closed``; nothing if it lies in one; else (``expand``) its entries, each
-    the same way, or nothing."""
+    the same way, with ``path`` itself added to ``listed`` (its names may be listed: imports list site-packages)."""
     if any(path == c or c in path.parents for c in closed):
         return []
     if not any(path in c.parents for c in closed):
         return [str(path)]
     if not expand:
         return []
+    listed.append(str(path))
     parts = []
     try:
         entries = sorted(os.scandir(path), key=lambda e: e.name)
@@ -72,14 +73,18 @@ def _open_parts(path: Path, closed: list[Path], budget: list[int], expand: bool 
         budget[0] -= 1
         if budget[0] < 0:
             break
-        parts += _open_parts(Path(entry.path), closed, budget)
+        try:  # a link (a venv's lib64) is allowed as what it points to, so it is judged as that
+            target = Path(entry.path).resolve()
+        except OSError:
+            continue
+        parts += _open_parts(target, closed, budget, listed)
     return parts
 
 
 @functools.lru_cache(maxsize=1)
-def runtime_read() -> tuple[str, ...]:
+def runtime_read() -> tuple[tuple[str, ...], tuple[str, ...]]:
     """What every sandboxed process may read: the system folders, the interpreter's and its import path's,
-    the sandbox runtime; without the grader's own trees."""
+    the sandbox runtime; without the grader's own trees. Second: the folders around them it may only list."""
     from grader.sandbox import isolation
 
     # The system and the interpreter's installation may hold the grader (an installed package): taken entry by
@@ -89,7 +94,7 @@ def runtime_read() -> tuple[str, ...]:
     prefixes = tuple(map(str, isolation.runtime_paths()))
     wanted = [*runtime, *(p for p in sys.path if os.path.isabs(p) and (_under(p, prefixes) or p.endswith(
         ("site-packages", "dist-packages"))))]
-    closed, found, budget = closed_trees(), [], [EXPAND_LIMIT]
+    closed, found, budget, listed = closed_trees(), [], [EXPAND_LIMIT], []
     for raw in dict.fromkeys(wanted):
         try:
             path = Path(raw).resolve()
@@ -97,8 +102,8 @@ def runtime_read() -> tuple[str, ...]:
             continue
         if path.exists():
             expand = raw in runtime or path.name in ("site-packages", "dist-packages")
-            found += _open_parts(path, closed, budget, expand)
-    return tuple(dict.fromkeys([*found, str(isolation.RUNTIME_DIR)]))
+            found += _open_parts(path, closed, budget, listed, expand)
+    return tuple(dict.fromkeys([*found, str(isolation.RUNTIME_DIR)])), tuple(dict.fromkeys(listed))
 
 
 def _under(path: str, roots: tuple[str, ...]) -> bool:
@@ -108,9 +113,10 @@ def _under(path: str, roots: tuple[str, ...]) -> bool:
 def policy(level: str, mounts: list, private: Path, uid: int | None) -> dict:
     """What runtime/confine.py applies for a process at ``level`` given ``mounts`` (isolation.Mount) and its
     private temporary folder; ``uid``: the one the launcher drops to (it then starts as root)."""
-    read = list(runtime_read()) + [str(Path(m.source).resolve()) for m in mounts if not m.writable]
+    runtime, listed = runtime_read()
+    read = list(runtime) + [str(Path(m.source).resolve()) for m in mounts if not m.writable]
     write = [*DEVICES, str(Path(private).resolve())] + [str(Path(m.source).resolve()) for m in mounts if m.writable]
-    result: dict = {"read": read, "write": write, "no_network": True}
+    result: dict = {"read": read, "write": write, "list": list(listed), "no_network": True}
     if uid is not None:
         result["uid"] = uid
     if hostcaps.is_root():  # a mount namespace can only be tried as root

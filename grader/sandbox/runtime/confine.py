@@ -119,10 +119,10 @@ def _fs_rights(abi: int) -> int:
     return rights
 
 
-def landlock(read: list, write: list) -> str | None:
+def landlock(read: list, write: list, listed: list = ()) -> str | None:
     """Restrict this process (and all it starts) to reading ``read`` and writing ``write`` (paths, folders or
-    files); from ABI 4, no TCP bind or connect; from ABI 6, no abstract unix socket or signal outside.
-    None when in force, else why not (nothing is restricted then)."""
+    files), and listing the folders ``listed`` (names only); from ABI 4, no TCP bind or connect; from ABI 6, no
+    abstract unix socket or signal outside. None when in force, else why not (nothing is restricted then)."""
     abi = landlock_abi()
     if abi < 1:
         return _fail("Landlock is not available (Linux 5.13+, not refused by seccomp)") if ctypes.get_errno() \
@@ -137,7 +137,7 @@ def landlock(read: list, write: list) -> str | None:
         return _fail("landlock_create_ruleset")
     try:
         reading = FS_EXECUTE | FS_READ_FILE | FS_READ_DIR
-        for paths, rights in ((read, reading), (write, handled)):
+        for paths, rights in ((listed, FS_READ_DIR), (read, reading), (write, handled)):
             for path in paths:
                 try:
                     fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
@@ -223,7 +223,7 @@ def apply(policy: dict) -> dict:
     if policy.get("uid") is not None:
         drop(policy["uid"])
     if policy.get("read") is not None:
-        done["landlock"] = landlock(policy["read"], policy.get("write", []))
+        done["landlock"] = landlock(policy["read"], policy.get("write", []), policy.get("list", []))
     if policy.get("no_network"):
         done["network"] = no_network()
     return done
