@@ -125,8 +125,8 @@ def landlock(read: list, write: list, listed: list = ()) -> str | None:
     abstract unix socket or signal outside. None when in force, else why not (nothing is restricted then)."""
     abi = landlock_abi()
     if abi < 1:
-        return _fail("Landlock is not available (Linux 5.13+, not refused by seccomp)") if ctypes.get_errno() \
-            else "Landlock is not available"
+        return _fail("no Landlock here (it needs Linux 5.13+ and a seccomp profile that lets it through)") \
+            if ctypes.get_errno() else "no Landlock here"
     handled = _fs_rights(abi)
     net = NET_BIND_TCP | NET_CONNECT_TCP if abi >= 4 else 0
     scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if abi >= 6 else 0
