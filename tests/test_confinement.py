@@ -460,3 +460,23 @@ def test_a_grader_installed_in_site_packages_is_left_out_and_the_rest_kept(open_
         confinement.runtime_read.cache_clear()
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["refused", "read"]
+
+
+@needs_landlock
+@pytest.mark.skipif(os.geteuid() != 0, reason="runs the check as another, unprivileged uid")
+def test_an_unprivileged_grader_is_confined_too(open_folder):
+    """`pa3 check` on a student's Linux machine: the process level without root is confined the same way, with a
+    private /tmp where unprivileged user namespaces are on (else the machine's /tmp is closed)."""
+    (open_folder / "layers.py").write_text("# a classmate's\n")
+    open_to_all(open_folder)
+    code = ("import json, sys; from pathlib import Path; from grader.sandbox import confinement\n"
+            "print(json.dumps(confinement.probe('process', [Path(sys.argv[1])])))")
+    done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", sys.executable, "-c",
+                           code, str(open_folder)], capture_output=True, text=True, timeout=120, cwd=open_folder,
+                          env={"HOME": str(open_folder), "PATH": os.environ["PATH"],
+                               "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert done.returncode == 0, done.stderr[-2000:]
+    checks = json.loads(done.stdout)
+    assert checks["confined"] is True, checks
+    assert checks["confinement_probe"]["tmp"] in ("private", "closed")
+    assert str(open_folder / "layers.py") in checks["confinement_probe"]["tried"]

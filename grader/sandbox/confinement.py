@@ -119,12 +119,12 @@ def policy(level: str, mounts: list, private: Path, uid: int | None) -> dict:
     result: dict = {"read": read, "write": write, "list": list(listed), "no_network": True}
     if uid is not None:
         result["uid"] = uid
-    if hostcaps.is_root():  # a mount namespace can only be tried as root
-        targets = tuple(dict.fromkeys(str(Path(t).resolve()) for t in TMP_TARGETS if os.path.isdir(t)))
-        keep = sorted({p for p in read + write if _under(p, targets) and os.path.isdir(p)}, key=len)
-        keep = [p for p in keep if not any(q != p and _under(p, (q,)) for q in keep)]  # outermost only
-        if not any(p in targets for p in keep):
-            result["tmp"] = {"private": str(Path(private).resolve()), "targets": list(targets), "keep": keep}
+    # a mount namespace is tried (as root, or in a user namespace of its own) for a private /tmp
+    targets = tuple(dict.fromkeys(str(Path(t).resolve()) for t in TMP_TARGETS if os.path.isdir(t)))
+    keep = sorted({p for p in read + write if _under(p, targets) and os.path.isdir(p)}, key=len)
+    keep = [p for p in keep if not any(q != p and _under(p, (q,)) for q in keep)]  # outermost only
+    if not any(p in targets for p in keep):
+        result["tmp"] = {"private": str(Path(private).resolve()), "targets": list(targets), "keep": keep}
     return result
 
 
@@ -201,7 +201,15 @@ def closed_places(around: list[Path]) -> list[Path]:
     places += sorted(homes)
     grader, specs, reference = closed_trees()
     places += [grader / "grade.py", grader, specs / "hidden", reference / "layers.py"]
-    return [p for p in dict.fromkeys(places) if p.exists()]
+    shared = {Path(t).resolve() for t in (*TMP_TARGETS, "/")}  # /tmp is tried on its own (it may be private)
+    return [p for p in dict.fromkeys(places) if p not in shared and _exists(p)]
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # closed to this uid: still a place to try
+        return True
 
 
 def _summary(level: str, readable: list[str], network: str, tmp: str, applied: dict) -> tuple[bool, str]:

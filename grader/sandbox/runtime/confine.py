@@ -5,8 +5,8 @@ Applied by launch.py at the ``user`` and ``process`` levels, from a policy the t
 namespace except the first, which is taken only where one can be made:
 
 - ``private_tmp``: a mount namespace of its own in which /tmp and /var/tmp are the grading's private
-  folder (as root, where the kernel lets it: a TA's machine, not Docker's default profile), the folders
-  the process needs that lie under /tmp bound back at their paths;
+  folder (as root, or in an unprivileged user namespace, where the kernel lets it: a TA's machine, not
+  Docker's default profile), the folders the process needs that lie under /tmp bound back at their paths;
 - ``drop``: the unprivileged uid (after the mount namespace, which needs root);
 - ``landlock``: the process and everything it starts may read only the runtime and the folders given, and
   write only the writable ones (Linux 5.13+, no privilege needed; also TCP bind/connect from 6.7, abstract
@@ -27,7 +27,7 @@ import struct
 
 SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446  # every arch
 PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
-CLONE_NEWNS = 0x00020000
+CLONE_NEWNS, CLONE_NEWUSER = 0x00020000, 0x10000000
 MS_BIND, MS_REC, MS_PRIVATE, MNT_DETACH = 0x1000, 0x4000, 1 << 18, 2
 
 _libc = None
@@ -54,9 +54,17 @@ def _mount(source, target, flags) -> None:
 def private_tmp(private: str, targets: list, keep: list) -> str | None:
     """Show ``private`` at each of ``targets`` (/tmp, /var/tmp) in a mount namespace of this process's own;
     ``keep``: folders under the targets that must stay visible at their paths. None when done, else why not."""
-    if os.geteuid() != 0:
-        return "a mount namespace needs root here"
-    if _c().unshare(CLONE_NEWNS) != 0:
+    if os.geteuid() != 0:  # an unprivileged user namespace of its own, where the machine allows them
+        uid, gid = os.geteuid(), os.getegid()
+        if _c().unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0:
+            return _fail("no mount namespace (unprivileged user namespaces are off)")
+        try:
+            for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+                with open(f"/proc/self/{name}", "w") as f:
+                    f.write(text)
+        except OSError as exc:
+            raise SystemExit(f"pa3 sandbox: could not map its user namespace ({exc})") from None
+    elif _c().unshare(CLONE_NEWNS) != 0:
         return _fail("no mount namespace (unshare)")
     held, bound = {}, []
     try:
