@@ -12,8 +12,8 @@ from grader.members import stub_members
 from grader.messages import CUT_SHORT, grader_error
 from grader.options import GradeOptions
 from grader.results import GradeResult, TestResult
+from grader.sandbox import confinement, secrets, uids
 from grader.sandbox import isolation as isolation_levels
-from grader.sandbox import secrets, uids
 from grader.section1 import grade_numpy
 from grader.submission import Intake, SubmissionError, take
 from grader.threads import record as thread_record
@@ -62,6 +62,11 @@ def grade(submission: Path, options: GradeOptions | None = None) -> GradeResult:
     isolation = isolation_levels.resolve(options.isolation)
     options = replace(options, isolation=isolation)  # both sections run at the level resolved (and checked) once
     checks = secrets.check(isolation).as_dict() if isolation != "none" else {"level": "none", "safe": False}
+    # What student code could reach here (the folder the submission came from, the TA's home, the network), tried
+    # as it runs; a TA reads `confinement` before trusting the grades.
+    checks |= confinement.check(isolation, [Path(submission).resolve().parent])
+    if not checks["confined"] and "hidden" in options.spec_folders:  # (a self-check says it under "not limited")
+        notes.append(checks["confinement"])
     with Workspace() as workspace:
         intake, unreadable, stubs, blocked, section2, executed = None, None, [], {}, None, None
         try:

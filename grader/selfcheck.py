@@ -44,7 +44,8 @@ def not_limited(result: GradeResult) -> list[str]:
 
     level = result.isolation.split(":", 1)[0]
     bwrap_reason = isolation.unavailable_reason("bwrap") if level != "bwrap" else None
-    return hostcaps.not_limited(level, bwrap_reason, cgroups=cgroup.available())
+    confined = bool((result.extra.get("isolation_checks") or {}).get("confined"))
+    return hostcaps.not_limited(level, bwrap_reason, cgroups=cgroup.available(), confined=confined)
 
 
 def run(names: list[str] | tuple[str, ...] = (), folder: Path | str = ".", notebook: bool = False,

@@ -85,12 +85,14 @@ def platform_name() -> str:
                                                        else sys.platform)
 
 
-def not_limited(level: str, bwrap_reason: str | None = None, cgroups: bool = False) -> list[str]:
-    """What the sandbox at ``level`` cannot limit on this machine, in the student's terms (empty: nothing)."""
+def not_limited(level: str, bwrap_reason: str | None = None, cgroups: bool = False,
+                confined: bool = False) -> list[str]:
+    """What the sandbox at ``level`` cannot limit on this machine, in the student's terms (empty: nothing).
+    ``confined``: the start-up check found files and network closed without bubblewrap (Landlock, seccomp)."""
     if level == "none":
         return ["anything: your code runs inside the checker's own process (--isolation none)"]
     gaps = []
-    if level != "bwrap":
+    if level != "bwrap" and not confined:
         reach = "world-readable files" if level == "user" else "your other files (it runs as you)"
         gaps.append(f"network and {reach}: {bwrap_reason or 'no bubblewrap'}")
     if not rlimits():

@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.sandbox import hostcaps
+from grader.sandbox import confinement, hostcaps
 from grader.sandbox.errors import IsolationUnavailable
 
 LEVELS = ("bwrap", "user", "process", "none")
@@ -247,13 +247,15 @@ class Mount:
 
 
 def wrap(level: str, program: list[str], mounts: list[Mount], chdir: Mount, drop_in_argv: bool = False,
-         limits=None) -> Launch:
+         limits=None, confine: bool = True) -> Launch:
     """The command running ``program`` at ``level`` (not "none"), with ``mounts`` visible and ``chdir`` as cwd.
 
     Paths in ``program`` must already be the visible ones (``Mount.visible``). With ``drop_in_argv`` the
     unprivileged uid is taken by ``setpriv`` in the command itself (for launchers that start the process
     themselves, like jupyter_client); otherwise ``Launch.popen`` carries it. ``limits`` (a Limits) sizes
-    the bwrap tmpfs mounts: /tmp, /dev/shm and private working copies.
+    the bwrap tmpfs mounts: /tmp, /dev/shm and private working copies. At the user and process levels the
+    launcher confines the program (confinement.py); ``confine=False`` only drops the uid (the secrets check,
+    which tries the files' own permissions).
     """
     popen: dict = {"env": scrubbed_env(), **hostcaps.session_popen()}
     drop = drops_privileges(level)
@@ -290,12 +292,18 @@ def wrap(level: str, program: list[str], mounts: list[Mount], chdir: Mount, drop
             # no capabilities inside a user namespace.
             argv += ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID)]
         result = Launch(argv + ["--", *program], popen, describe(level))
-    elif level == "user":
-        if not drop:
+    elif level in ("user", "process"):
+        if level == "user" and not drop:
             raise IsolationUnavailable(f"--isolation user: {unavailable_reason('user')}")
         result = Launch(list(program), dict(popen, cwd=str(chdir.source)), describe(level))
-    elif level == "process":
-        return Launch(list(program), dict(popen, cwd=str(chdir.source)), describe(level))
+        if confinement.supported():  # the launcher confines, and drops the uid itself after its mount namespace
+            private = Path(private_tmp(level, chdir.source)["TMPDIR"])
+            config = {"confine": confinement.policy(level, mounts, private, uid) if confine else {"uid": uid}}
+            result.argv = [interpreter(), "-I", str(RUNTIME_DIR / "launch.py"), json.dumps(config), "--", *program]
+            result.drop_uid = uid
+            return result
+        if level == "process":
+            return result
     else:
         raise ValueError(level)
     if drop:

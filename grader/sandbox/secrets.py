@@ -1,9 +1,10 @@
 """Checked at start: sandboxed code cannot read the oracle, the hidden specs or the reference.
 
 Tried, not assumed: a probe runs exactly as a worker would at the level (same wrapper, same uid)
-and tries to open each secret path. Paths it can read and that the grader owns are closed to
-others (``chmod o=``, as run_autograder does) and tried again; a level at which a secret stays
-readable is refused with a message saying which and why. The outcome goes into the results.
+and tries to open each secret path, without the launcher's Landlock layer: the files' own permissions
+must keep them (confinement.py checks that layer on top). Paths it can read and that the grader owns
+are closed to others (``chmod o=``, as run_autograder does) and tried again; a level at which a secret
+stays readable is refused with a message saying which and why. The outcome goes into the results.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def probe(level: str, paths: list[Path]) -> list[str]:
         scratch.chmod(0o711)
         here = isolation.Mount(scratch, "/probe")
         program = [isolation.interpreter(), "-I", "-S", "-c", PROBE, *map(str, paths)]
-        spec = isolation.wrap(level, program, [here], here)
+        spec = isolation.wrap(level, program, [here], here, confine=False)  # the permissions alone must hold
         popen = dict(spec.popen)
         popen.pop("start_new_session", None)
         done = subprocess.run(spec.argv, capture_output=True, text=True, timeout=PROBE_TIMEOUT, **popen)
