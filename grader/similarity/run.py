@@ -1,0 +1,55 @@
+"""`pa3 similarity`: compare a class's submissions with each other (and with earlier terms' archives)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import combinations
+from pathlib import Path
+
+from grader.batch.inputs import discover
+from grader.similarity import fingerprint as fpr
+from grader.similarity.report import write_report
+from grader.similarity.sources import Code, read_submission, starter_code
+
+
+@dataclass
+class SimilarityOutcome:
+    pairs: list[fpr.Match]                 # every pair compared, highest score first
+    prints: dict[str, fpr.Print]
+    out: Path
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def flagged(self) -> list[fpr.Match]:
+        return [m for m in self.pairs if m.flagged]
+
+
+def rank(codes: list[Code], archive: list[Code] = (), starter: Code | None = None
+         ) -> tuple[list[fpr.Match], dict[str, fpr.Print]]:
+    """Every pair within ``codes`` and every (class, archive) pair, highest score first (flagged pairs carry
+    where their counted runs lie), and each submission's print."""
+    starter = starter or starter_code()
+    prints = {c.id: fpr.fingerprint(c.id, c.own(starter)) for c in (*codes, *archive)}
+    fpr.drop_common(list(prints.values()))
+    pairs = list(combinations([c.id for c in codes], 2)) + [(c.id, a.id) for c in codes for a in archive]
+    matches = [fpr.compare(prints[a], prints[b]) for a, b in pairs]
+    matches = [fpr.compare(prints[m.a], prints[m.b], ranges=True) if m.flagged else m for m in matches]
+    return sorted(matches, key=lambda m: (-m.score, m.a, m.b)), prints
+
+
+def _read(folder: Path, prefix: str = "") -> list[Code]:
+    return [read_submission(s.path, prefix + s.id) for s in discover(folder)]
+
+
+def run_similarity(input_dir: Path, out: Path, archives: list[Path] = ()) -> SimilarityOutcome:
+    """Compare the submissions found in ``input_dir`` (any layout `pa3 batch` reads), and each of them with
+    those in ``archives``; write ``out``/similarity.json and ``out``/similarity.html."""
+    codes = _read(Path(input_dir))
+    archive: list[Code] = []
+    for folder in archives:
+        archive += _read(Path(folder), prefix=f"{Path(folder).name}/")
+    pairs, prints = rank(codes, archive)
+    notes = [f"{c.id}: {note}" for c in (*codes, *archive) for note in c.notes]
+    outcome = SimilarityOutcome(pairs, prints, Path(out), notes)
+    write_report(outcome)
+    return outcome
