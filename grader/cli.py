@@ -126,7 +126,8 @@ def _batch(args: argparse.Namespace) -> int:
                            threshold=args.accuracy_threshold)
     options = BatchOptions(grading, timeout=args.timeout, threads=args.threads)
     try:
-        outcome = run_batch(args.input, args.out, args.workers, args.scheduler, args.resume, options)
+        outcome = run_batch(args.input, args.out, args.workers, args.scheduler, args.resume, options,
+                            similarity=args.similarity or bool(args.archive), archives=args.archive or [])
     except KeyboardInterrupt:
         print("interrupted: finished results are kept; run again with --resume", file=sys.stderr)
         return 130
@@ -134,6 +135,19 @@ def _batch(args: argparse.Namespace) -> int:
           f"{outcome.executor}; see {outcome.out / 'grades.csv'} and {outcome.out / 'summary.html'}")
     if outcome.graded_now:
         print(f"class: {outcome.usage.describe()}")
+    return 0
+
+
+def _similarity(args: argparse.Namespace) -> int:
+    from grader.similarity.run import run_similarity
+
+    outcome = run_similarity(args.input, args.out, args.archive or [])
+    for note in outcome.notes:
+        print(f"note: {note}", file=sys.stderr)
+    for match in outcome.flagged:
+        print(f"flagged: {match.a} and {match.b} (score {match.score:g})")
+    print(f"{len(outcome.pairs)} pairs compared, {len(outcome.flagged)} flagged; see {args.out / 'similarity.html'} "
+          f"and {args.out / 'similarity.json'}")
     return 0
 
 
@@ -208,7 +222,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_thread_setting, default="auto",
                    help="torch/OpenMP/BLAS threads per grading: auto (cores // gradings at once, the default), "
                         "all (torch's default: every core in every grading) or a number")
+    p.add_argument("--similarity", action="store_true",
+                   help="also compare the class's code (OUT/similarity.html); flagged pairs join the summary")
+    p.add_argument("--archive", type=Path, nargs="+", metavar="DIR",
+                   help="with --similarity: earlier terms' submissions, compared with this class only")
     p.set_defaults(func=_batch)
+
+    p = sub.add_parser("similarity", help="rank pairs of submissions by shared code (starter code removed)")
+    p.add_argument("input", type=Path, help="the class: any layout pa3 batch reads")
+    p.add_argument("--out", type=Path, required=True, help="writes OUT/similarity.json and OUT/similarity.html")
+    p.add_argument("--archive", type=Path, nargs="+", metavar="DIR",
+                   help="earlier terms' submissions: compared with this class, not with each other")
+    p.set_defaults(func=_similarity)
 
     p = sub.add_parser("check", help="self-check: the visible tests on your files (or on the members named)")
     p.add_argument("members", nargs="*", metavar="MEMBER",

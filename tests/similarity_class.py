@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - the variants are students' code as data, one string per line of theirs
 """A class of PA3 submissions for calibrating `pa3 similarity`: honest students who wrote their own code, and
 planted copies.
 

@@ -67,7 +67,7 @@ def write_report(outcome: SimilarityOutcome) -> None:
     write_atomic(out / "similarity.json", pairs_json(outcome))
     flagged = outcome.flagged
     top = "".join(f"<tr><td>{html.escape(m.a)}</td><td>{html.escape(m.b)}</td><td>{m.score:g}</td>"
-                  f"<td>{'flagged' if m.flagged else ''}</td></tr>" for m in outcome.pairs[:30])
+                  f"<td>{'flagged' if m.flagged else ''}</td></tr>" for m in outcome.pairs[:30] if m.score)
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in outcome.notes)
     body = "".join(pair_html(m, outcome.prints[m.a], outcome.prints[m.b]) for m in flagged)
     page = (f"<!doctype html><html><head><meta charset='utf-8'>"

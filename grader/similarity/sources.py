@@ -47,11 +47,11 @@ class Code:
 
         for number, line in enumerate(self.text.splitlines(), 1):
             header, cell = HEADER.match(line), CELL.match(line)
-            if header or cell:
-                where = header.group(1) if header else f"{NOTEBOOK} cell {cell.group(1)}"
-                start = number
             if header or cell or (line.strip() and line.strip() in given):
                 close()
+                if header or cell:
+                    where = header.group(1) if header else f"{NOTEBOOK} cell {cell.group(1)}"
+                    start = number
                 continue
             if not run:
                 first = number

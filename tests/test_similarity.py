@@ -1,0 +1,81 @@
+"""`pa3 similarity` on a class of honest, independently written submissions with planted copies
+(tests/similarity_class.py): every copy ranks above every honest pair, and only the copies are flagged."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from itertools import combinations
+from pathlib import Path
+
+import pytest
+
+from grader.cli import main
+from tests import similarity_class
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory) -> tuple[Path, list[tuple[str, str]], dict]:
+    root = tmp_path_factory.mktemp("similarity")
+    pairs = similarity_class.write_class(root / "class")
+    # Two students who handed in the starter code untouched share all of it: that is no evidence.
+    for ident in ("untouched_a", "untouched_b"):
+        shutil.copytree(Path(__file__).parents[1] / "student_template", root / "class" / ident)
+    # Hostile text in a copied part reaches the page: it must stay text.
+    copy = root / "class" / "copy_renamed" / "PA3.ipynb"
+    copy.write_text(copy.read_text().replace("optimizer.step()", "optimizer.step()  # </pre><script>alert(1)</script>"))
+    assert main(["similarity", str(root / "class"), "--out", str(root / "out")]) == 0
+    report = json.loads((root / "out" / "similarity.json").read_text())
+    return root, pairs, report
+
+
+def test_every_planted_copy_ranks_above_every_honest_pair_and_only_copies_are_flagged(graded_class):
+    root, planted, report = graded_class
+    scores = {frozenset((p["a"], p["b"])): p for p in report["pairs"]}
+    ids = sorted(p.name for p in (root / "class").iterdir())
+    assert set(scores) == {frozenset(pair) for pair in combinations(ids, 2)}  # every pair, once
+    copies = [scores[frozenset(pair)] for pair in planted]
+    honest = [p for key, p in scores.items() if key not in {frozenset(pair) for pair in planted}]
+    assert min(p["score"] for p in copies) > max(p["score"] for p in honest)
+    assert all(p["flagged"] for p in copies) and not any(p["flagged"] for p in honest)
+    # students 2 and 5 hand in the same short vectorised members (relu backward, softmax, the loss): not flagged
+    assert scores[frozenset(("honest_2", "honest_5"))]["score"] < report["method"]["flag_at"] / 2
+    assert scores[frozenset(("untouched_a", "untouched_b"))]["score"] == 0
+
+
+def test_the_report_shows_each_flagged_pair_side_by_side_as_inert_text(graded_class):
+    root, _, _ = graded_class
+    page = (root / "out" / "similarity.html").read_text()
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page
+    assert "<script" not in page and "&lt;script&gt;alert(1)" in page
+    assert page.count("<section>") == 3 and page.count("<mark>") >= 6
+    assert "copy_renamed and honest_0" in page or "honest_0 and copy_renamed" in page
+
+
+def test_an_archive_is_compared_with_the_class_only(graded_class, tmp_path):
+    root, _, _ = graded_class
+    archive = tmp_path / "fall2025"
+    shutil.copytree(root / "class" / "honest_2", archive / "old_a")
+    shutil.copytree(root / "class" / "honest_2", archive / "old_b")  # identical to each other: never compared
+    class_dir = tmp_path / "class"
+    for ident in ("honest_2", "honest_3", "honest_5"):
+        shutil.copytree(root / "class" / ident, class_dir / ident)
+    assert main(["similarity", str(class_dir), "--out", str(tmp_path / "out"), "--archive", str(archive)]) == 0
+    pairs = json.loads((tmp_path / "out" / "similarity.json").read_text())["pairs"]
+    names = {frozenset((p["a"], p["b"])) for p in pairs}
+    assert frozenset(("fall2025/old_a", "fall2025/old_b")) not in names
+    assert len(pairs) == 3 + 3 * 2
+    flagged = {frozenset((p["a"], p["b"])) for p in pairs if p["flagged"]}
+    assert flagged == {frozenset(("honest_2", "fall2025/old_a")), frozenset(("honest_2", "fall2025/old_b"))}
+
+
+def test_notebooks_are_compared_by_their_code_cells_and_bad_input_is_named(tmp_path):
+    from grader.similarity.sources import notebook_code, read_submission
+
+    nb = {"cells": [{"cell_type": "markdown", "source": "x = 1 " * 50},
+                    {"cell_type": "code", "source": ["y = 2\n", "print(y)"]}, {"cell_type": "code", "source": 7}]}
+    assert notebook_code(json.dumps(nb).encode()) == "# --- cell 2\ny = 2\nprint(y)\n"
+    assert notebook_code(b"[" * 100_000) == "" and notebook_code(b"\xff\xfe") == ""
+    (tmp_path / "eve.zip").write_bytes(b"this is not a zip")
+    code = read_submission(tmp_path / "eve.zip", "eve")
+    assert code.text == "" and code.notes
