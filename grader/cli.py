@@ -69,6 +69,10 @@ def _grade(args: argparse.Namespace) -> int:
         write_atomic(args.record, result.to_dict())
     if not args.quiet:
         print_report(result)
+        if options.notebook and options.data_dir is None:  # said once, after the report, where it is read
+            print("Section 2 was not graded: no FashionMNIST data. Give it data with --data-dir DIR (or "
+                  "PA3_FMNIST_DIR), or make a small synthetic set: pa3 data synth --out DIR (see the README's "
+                  "quick start); --no-notebook grades Sections 1.1 and 1.2 only.")
     return 0
 
 

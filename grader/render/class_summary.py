@@ -43,7 +43,7 @@ def reasons(row: dict) -> list[str]:
     checks = extra.get("isolation_checks") if isinstance(extra.get("isolation_checks"), dict) else {}
     # At the bwrap and user levels the hidden tests must be out of the student's reach; process and none are
     # chosen by the TA knowing they are not.
-    if checks.get("safe") is False and checks.get("level") in ("bwrap", "user"):
+    if not checks.get("safe", not checks.get("readable")) and checks.get("level") in ("bwrap", "user"):
         why.append(f"isolation weaker than asked: at the {checks.get('level')} level student code could read "
                    f"{len(checks.get('readable') or [])} hidden file(s) {checks.get('verdict') or ''}".rstrip())
     if isinstance(row.get("regrade"), dict):
@@ -120,6 +120,12 @@ def _png(fig) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
+def bar_label(rate: dict, whole: str) -> str:
+    """A pass-rate bar's label: its own length first (the share of tests passed, "42% of tests"), then how
+    many submissions passed every one of them, said as such so that no one reads it as the bar."""
+    return f"{100 * rate['rate']:.0f}% of tests; {rate['all']} of {rate['of']} {whole}"
+
+
 def _rate_chart(plt, rates: dict[str, dict], title: str, whole: str) -> str:
     """Horizontal bars, one readable label each, annotated with the rate and how many submissions got it all."""
     labels = list(rates)
@@ -127,9 +133,7 @@ def _rate_chart(plt, rates: dict[str, dict], title: str, whole: str) -> str:
     ax.barh(range(len(labels)), [rates[label]["rate"] for label in labels], color="#5b9a5b")
     for i, label in enumerate(labels):
         r = rates[label]
-        # The bar is the share of tests passed; the count of whole submissions is said as such.
-        ax.text(r["rate"] + 0.01, i, f"{100 * r['rate']:.0f}% of tests; {r['all']} of {r['of']} {whole}",
-                va="center", fontsize=9)
+        ax.text(r["rate"] + 0.01, i, bar_label(r, whole), va="center", fontsize=9)
     ax.set_yticks(range(len(labels)), labels, fontsize=10)
     ax.invert_yaxis()
     ax.set_xlim(0, 1.6)
