@@ -79,3 +79,21 @@ def test_notebooks_are_compared_by_their_code_cells_and_bad_input_is_named(tmp_p
     (tmp_path / "eve.zip").write_bytes(b"this is not a zip")
     code = read_submission(tmp_path / "eve.zip", "eve")
     assert code.text == "" and code.notes
+
+
+def test_the_verdicts_hold_in_a_class_too_small_for_the_common_code_rule(graded_class, monkeypatch):
+    """Three students are no class to count idioms in: the course solution's windows and the minimum run alone
+    keep honest students (students 0, 6 and 7 all write the canonical vectorised members) below the flag."""
+    from grader.similarity import fingerprint
+    from grader.similarity.run import rank
+    from grader.similarity.sources import read_folder
+
+    root, planted, _ = graded_class
+    monkeypatch.setattr(fingerprint, "COMMON_MIN", 10_000)  # the class-frequency rule never applies
+    codes = [read_folder(p, p.name) for p in sorted((root / "class").iterdir())]
+    matches, _ = rank(codes)
+    copies = {frozenset(pair) for pair in planted}
+    flagged = {frozenset((m.a, m.b)) for m in matches if m.flagged}
+    assert flagged == copies
+    assert min(m.score for m in matches if frozenset((m.a, m.b)) in copies) > \
+        2 * max(m.score for m in matches if frozenset((m.a, m.b)) not in copies)

@@ -9,7 +9,9 @@ apart:
   the student's own lines is fingerprinted apart, so the given signatures and cells never count and no run
   bridges two members through the starter code between them;
 - a window found in more than COMMON_SHARE of the submissions (and at least COMMON_MIN of them) is common code
-  (the class's idioms: ``np.maximum(0, Z)``, the usual PyTorch training loop) and is removed too;
+  (the class's idioms: ``np.maximum(0, Z)``, the usual PyTorch training loop) and is removed too, and so is
+  every window of the course's own solution (reference/, less the starter code): the canonical answer that
+  honest students converge on in a class of any size (the vectorised layer, the usual plot cell);
 - of what two submissions still share, only runs of at least MIN_RUN normalised characters count. A short member's
   vectorised solution (``return np.maximum(0, Z)`` is ``returnV.V(0,V)``: 14 characters) is the same for everyone
   and shorter than any run that counts, while a copied method or cell is one long run.
@@ -71,14 +73,15 @@ def fingerprint(ident: str, chunks: list[tuple[str, str]]) -> Print:
     return Print(ident, kept, hashes)
 
 
-def drop_common(prints: list[Print]) -> set[int]:
-    """Remove from every print the windows found in many submissions; return those windows."""
+def drop_common(prints: list[Print], expected: Print | None = None) -> set[int]:
+    """Remove from every print the windows found in many submissions, and those of the ``expected`` code (the
+    course's own solution: the canonical answer honest students converge on); return the windows removed."""
     counts: dict[int, int] = {}
     for p in prints:
         for h in p.hashes:
             counts[h] = counts.get(h, 0) + 1
     limit = max(COMMON_MIN, COMMON_SHARE * len(prints))
-    common = {h for h, n in counts.items() if n >= limit}
+    common = {h for h, n in counts.items() if n >= limit} | (set(expected.hashes) if expected else set())
     for p in prints:
         p.keep(set(p.hashes) - common)
     return common

@@ -9,7 +9,7 @@ from pathlib import Path
 from grader.batch.inputs import discover
 from grader.similarity import fingerprint as fpr
 from grader.similarity.report import write_report
-from grader.similarity.sources import Code, read_submission, starter_code
+from grader.similarity.sources import Code, expected_code, read_submission, starter_code
 
 
 @dataclass
@@ -24,13 +24,14 @@ class SimilarityOutcome:
         return [m for m in self.pairs if m.flagged]
 
 
-def rank(codes: list[Code], archive: list[Code] = (), starter: Code | None = None
+def rank(codes: list[Code], archive: list[Code] = (), starter: Code | None = None, expected: Code | None = None
          ) -> tuple[list[fpr.Match], dict[str, fpr.Print]]:
     """Every pair within ``codes`` and every (class, archive) pair, highest score first (flagged pairs carry
     where their counted runs lie), and each submission's print."""
     starter = starter or starter_code()
+    expected = expected or expected_code()
     prints = {c.id: fpr.fingerprint(c.id, c.own(starter)) for c in (*codes, *archive)}
-    fpr.drop_common(list(prints.values()))
+    fpr.drop_common(list(prints.values()), fpr.fingerprint("expected", expected.own(starter)))
     pairs = list(combinations([c.id for c in codes], 2)) + [(c.id, a.id) for c in codes for a in archive]
     matches = [fpr.compare(prints[a], prints[b]) for a, b in pairs]
     matches = [fpr.compare(prints[m.a], prints[m.b], ranges=True) if m.flagged else m for m in matches]

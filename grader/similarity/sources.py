@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import TEMPLATE_DIR
+from grader import REFERENCE_DIR, TEMPLATE_DIR
 from grader.submission import MAX_SOURCE, SubmissionError, take
 from test_specs.contract import NOTEBOOK, SUBMITTED_MODULES
 
@@ -128,6 +128,11 @@ def read_submission(source: Path, ident: str) -> Code:
     if not code.parts:
         code.notes.append("no module or notebook code found")
     return code
+
+
+def expected_code(reference: Path = REFERENCE_DIR) -> Code:
+    """The course's own solution (empty where reference/ is not shipped): the canonical answer, no evidence."""
+    return read_folder(reference, "expected code") if reference.is_dir() else Code("expected code")
 
 
 def starter_code(template: Path = TEMPLATE_DIR) -> Code:
