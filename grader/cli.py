@@ -76,6 +76,18 @@ def _grade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from grader.demo import DEMO_THRESHOLD, demo_data, explain
+
+    root = demo_data(args.out)
+    results = args.out / "results.json"
+    print(f"grading the course solution on a synthetic set in {root}: a few minutes", flush=True)
+    status = main(["grade", str(args.reference), "--data-dir", str(root), "--accuracy-threshold", str(DEMO_THRESHOLD),
+                   "--results", str(results)])
+    print(explain(root, results))
+    return status
+
+
 def _check(args: argparse.Namespace) -> int:
     from grader.selfcheck import run
 
@@ -238,6 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--archive", type=Path, nargs="+", metavar="DIR",
                    help="earlier terms' submissions: compared with this class, not with each other")
     p.set_defaults(func=_similarity)
+
+    p = sub.add_parser("demo", help="a first run: grade the course solution, every section, on a synthetic set "
+                       "made here (nothing downloaded)")
+    p.add_argument("--out", type=Path, default=Path("pa3-demo"), help="where the set and results go (./pa3-demo)")
+    p.add_argument("--reference", type=Path, default=REFERENCE_DIR, help=argparse.SUPPRESS)
+    p.set_defaults(func=_demo)
 
     p = sub.add_parser("check", help="self-check: the visible tests on your files (or on the members named)")
     p.add_argument("members", nargs="*", metavar="MEMBER",

@@ -38,7 +38,7 @@ def print_report(result: GradeResult, console: Console | None = None, show_hidde
         test = tests[0]
         title = f"{test.number}  {test.name}  ({test.score:g}/{test.max_score:g})"
         if len(tests) > 1:
-            title += f" and {len(tests) - 1} more: " + ", ".join(t.number for t in tests[1:])
+            output += f"\nthe same failure in {len(tests) - 1} more: " + ", ".join(t.number for t in tests[1:])
         console.print(Panel(Text(output), title=Text(title), title_align="left", border_style="red"))
 
 
