@@ -97,3 +97,20 @@ def test_the_verdicts_hold_in_a_class_too_small_for_the_common_code_rule(graded_
     assert flagged == copies
     assert min(m.score for m in matches if frozenset((m.a, m.b)) in copies) > \
         2 * max(m.score for m in matches if frozenset((m.a, m.b)) not in copies)
+
+
+@pytest.mark.slow
+def test_batch_with_similarity_lists_the_flagged_pair_under_needs_a_human(graded_class, tmp_path):
+    """pa3 batch --no-notebook --similarity on three submissions without PA3_qa.pdf: the copy is the only thing
+    that needs a human (the notebook is not needed by this run, the PDF by none)."""
+    root, _, _ = graded_class
+    class_dir = tmp_path / "class"
+    for ident in ("honest_1", "copy_reordered", "honest_2"):
+        shutil.copytree(root / "class" / ident, class_dir / ident)
+        (class_dir / ident / "PA3.ipynb").unlink()
+    assert main(["batch", str(class_dir), "--out", str(tmp_path / "out"), "--no-notebook", "--similarity",
+                 "--workers", "2", "--isolation", "process"]) == 0
+    page = (tmp_path / "out" / "summary.html").read_text()
+    needs = page[page.index("Needs a human"):page.index("Pass rate per graded member")]
+    assert "Needs a human (1)" in needs and "copy_reordered" in needs and "honest_2" not in needs
+    assert (tmp_path / "out" / "similarity.html").is_file()
