@@ -160,8 +160,10 @@ def _similarity(args: argparse.Namespace) -> int:
     outcome = run_similarity(args.input, args.out, args.archive or [])
     for note in outcome.notes:
         print(f"note: {note}", file=sys.stderr)
-    for match in outcome.flagged:
+    for match in outcome.flagged[:20]:
         print(f"flagged: {match.a} and {match.b} (score {match.score:g})")
+    if len(outcome.flagged) > 20:
+        print(f"... and {len(outcome.flagged) - 20} more flagged pairs")
     print(f"{len(outcome.pairs)} pairs compared, {len(outcome.flagged)} flagged; see {args.out / 'similarity.html'} "
           f"and {args.out / 'similarity.json'}")
     return 0

@@ -19,6 +19,7 @@ STYLE = ("body{font-family:system-ui,sans-serif;margin:2rem;color:#222}.pair{dis
          "font-size:.8rem;overflow-wrap:anywhere}mark{background:#ffd966}h3{font-size:.9rem;margin:.4rem 0}"
          "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .5rem;text-align:left}")
 MAX_SHOWN = 200_000  # characters of one side shown on the page
+MAX_PAIRS = 100      # flagged pairs shown side by side (the highest; similarity.json has them all)
 
 
 def pairs_json(outcome: SimilarityOutcome) -> dict:
@@ -69,7 +70,9 @@ def write_report(outcome: SimilarityOutcome) -> None:
     top = "".join(f"<tr><td>{html.escape(m.a)}</td><td>{html.escape(m.b)}</td><td>{m.score:g}</td>"
                   f"<td>{'flagged' if m.flagged else ''}</td></tr>" for m in outcome.pairs[:30] if m.score)
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in outcome.notes)
-    body = "".join(pair_html(m, outcome.prints[m.a], outcome.prints[m.b]) for m in flagged)
+    body = "".join(pair_html(m, outcome.prints[m.a], outcome.prints[m.b]) for m in flagged[:MAX_PAIRS])
+    if len(flagged) > MAX_PAIRS:
+        body += f"<p>{len(flagged) - MAX_PAIRS} more flagged pairs, with lower scores, are in similarity.json.</p>"
     page = (f"<!doctype html><html><head><meta charset='utf-8'>"
             f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\"><title>PA3 similarity</title>"
             f"<style>{STYLE}</style></head><body><h1>PA3 similarity</h1>"

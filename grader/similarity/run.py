@@ -33,7 +33,23 @@ def rank(codes: list[Code], archive: list[Code] = (), starter: Code | None = Non
     prints = {c.id: fpr.fingerprint(c.id, c.own(starter)) for c in (*codes, *archive)}
     fpr.drop_common(list(prints.values()), fpr.fingerprint("expected", expected.own(starter)))
     pairs = list(combinations([c.id for c in codes], 2)) + [(c.id, a.id) for c in codes for a in archive]
-    matches = [fpr.compare(prints[a], prints[b]) for a, b in pairs]
+    # Only pairs sharing enough windows for one counted run are worth comparing (common windows are gone, so
+    # the lists are short): the rest score 0 without a look, which keeps a class of hundreds quick.
+    holders: dict[int, list[str]] = {}
+    for ident, p in prints.items():
+        for h in p.hashes:
+            holders.setdefault(h, []).append(ident)
+    shared: dict[tuple[str, str], int] = {}
+    for ids in holders.values():
+        for pair in combinations(ids, 2):
+            shared[pair] = shared.get(pair, 0) + 1
+    enough = fpr.MIN_RUN - fpr.K + 1
+
+    def worth(a: str, b: str) -> bool:
+        return max(shared.get((a, b), 0), shared.get((b, a), 0)) >= enough
+
+    matches = [fpr.compare(prints[a], prints[b]) if worth(a, b) else fpr.Match(a, b, 0.0, [], [])
+               for a, b in pairs]
     matches = [fpr.compare(prints[m.a], prints[m.b], ranges=True) if m.flagged else m for m in matches]
     return sorted(matches, key=lambda m: (-m.score, m.a, m.b)), prints
 
