@@ -1,14 +1,14 @@
 """Pair scores from copydetect fingerprints, calibrated so that code everyone writes alike does not count.
 
 copydetect tokenises each text with Pygments and normalises it (every name becomes V, every string S, comments and
-whitespace go), so renaming variables, rewording comments or moving methods around changes nothing; it then keeps
-winnowed hashes of K-character windows of that normalised text. On top of that, three rules keep honest students
-apart:
+whitespace go), so renaming variables, rewording comments or moving methods around changes nothing; it then hashes
+every K-character window of that normalised text (no winnowing: WINDOW 1). On top of that, three rules keep honest
+students apart:
 
 - the starter code is removed first (sources.Code.own: every line the starter has), and each remaining run of
   the student's own lines is fingerprinted apart, so the given signatures and cells never count and no run
   bridges two members through the starter code between them;
-- a window found in more than COMMON_SHARE of the submissions (and at least COMMON_MIN of them) is common code
+- a window found in at least COMMON_SHARE of the submissions (and at least COMMON_MIN of them) is common code
   (the class's idioms: ``np.maximum(0, Z)``, the usual PyTorch training loop) and is removed too, and so is
   every window of the course's own solution (reference/, less the starter code): the canonical answer that
   honest students converge on in a class of any size (the vectorised layer, the usual plot cell);
@@ -32,7 +32,7 @@ from copydetect.utils import get_copied_slices
 K = 25             # window: normalised characters hashed together (copydetect's default noise threshold)
 WINDOW = 1         # every window kept (no winnowing): exact runs, and the same scores in every process
 MIN_RUN = 60       # a shared run shorter than this (normalised characters) never counts
-COMMON_SHARE = 0.2  # a window in more than this share of the submissions ...
+COMMON_SHARE = 0.2  # a window in at least this share of the submissions ...
 COMMON_MIN = 4      # ... and in at least this many is common code
 FLAG_AT = 200      # normalised characters in counted runs that flag a pair
 
