@@ -114,3 +114,27 @@ def test_batch_with_similarity_lists_the_flagged_pair_under_needs_a_human(graded
     needs = page[page.index("Needs a human"):page.index("Pass rate per graded member")]
     assert "Needs a human (1)" in needs and "copy_reordered" in needs and "honest_2" not in needs
     assert (tmp_path / "out" / "similarity.html").is_file()
+
+
+def test_one_copied_member_ranks_above_every_honest_pair(tmp_path):
+    """Student 2 hands in their own work but for student 1's loop-based FullyConnectedLayer.backward (13 lines)."""
+    import copy
+
+    from grader.similarity.run import rank
+    from grader.similarity.sources import read_folder
+
+    similarity_class.write_class(tmp_path)
+    own = copy.deepcopy(similarity_class.OWN)
+    own[2][("layers.py", 1)] = own[1][("layers.py", 1)]
+    original, similarity_class.OWN[:] = similarity_class.OWN[:], own
+    try:
+        (tmp_path / "honest_2" / "layers.py").write_text(similarity_class.student_files(2)["layers.py"])
+    finally:
+        similarity_class.OWN[:] = original
+    matches, _ = rank([read_folder(p, p.name) for p in sorted(tmp_path.iterdir())])
+    copied = {frozenset(p) for p in [("honest_1", "honest_2"), ("copy_reordered", "honest_2"),
+                                     ("honest_0", "copy_renamed"), ("honest_1", "copy_reordered"),
+                                     ("honest_3", "copy_one_member")]}
+    member = next(m for m in matches if {m.a, m.b} == {"honest_1", "honest_2"})
+    assert member.flagged and member.runs_a
+    assert member.score > max(m.score for m in matches if frozenset((m.a, m.b)) not in copied)

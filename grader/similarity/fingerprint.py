@@ -8,7 +8,8 @@ students apart:
 - the starter code is removed first (sources.Code.own: every line the starter has), and each remaining run of
   the student's own lines is fingerprinted apart, so the given signatures and cells never count and no run
   bridges two members through the starter code between them;
-- a window found in at least COMMON_SHARE of the submissions (and at least COMMON_MIN of them) is common code
+- a window found in at least COMMON_SHARE of the submissions (at least COMMON_MIN of them, and always in
+  COMMON_MAX: in a class of hundreds, a ring of a dozen copies is rarer than an idiom of a dozen) is common code
   (the class's idioms: ``np.maximum(0, Z)``, the usual PyTorch training loop) and is removed too, and so is
   every window of the course's own solution (reference/, less the starter code): the canonical answer that
   honest students converge on in a class of any size (the vectorised layer, the usual plot cell);
@@ -17,7 +18,7 @@ students apart:
   and shorter than any run that counts, while a copied method or cell is one long run.
 
 A pair's score is the normalised characters in such runs (the mean of the two sides), and it is flagged at
-FLAG_AT or more: some eight lines of code, in runs of three lines or more, that few others share.
+FLAG_AT or more: some six lines of code, in runs of three lines or more, that few others share.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ K = 25             # window: normalised characters hashed together (copydetect's
 WINDOW = 1         # every window kept (no winnowing): exact runs, and the same scores in every process
 MIN_RUN = 60       # a shared run shorter than this (normalised characters) never counts
 COMMON_SHARE = 0.2  # a window in at least this share of the submissions ...
-COMMON_MIN = 4      # ... and in at least this many is common code
-FLAG_AT = 200      # normalised characters in counted runs that flag a pair
+COMMON_MIN = 4      # ... and in at least this many is common code;
+COMMON_MAX = 10     # in this many, always (MOSS's default): a large class's idioms go, a small ring of copies stays
+FLAG_AT = 150      # normalised characters in counted runs that flag a pair
 
 
 @dataclass
@@ -80,7 +82,7 @@ def drop_common(prints: list[Print], expected: Print | None = None) -> set[int]:
     for p in prints:
         for h in p.hashes:
             counts[h] = counts.get(h, 0) + 1
-    limit = max(COMMON_MIN, COMMON_SHARE * len(prints))
+    limit = min(COMMON_MAX, max(COMMON_MIN, COMMON_SHARE * len(prints)))
     common = {h for h, n in counts.items() if n >= limit} | (set(expected.hashes) if expected else set())
     for p in prints:
         p.keep(set(p.hashes) - common)

@@ -24,7 +24,8 @@ MAX_PAIRS = 100      # flagged pairs shown side by side (the highest; similarity
 
 def pairs_json(outcome: SimilarityOutcome) -> dict:
     return {"method": {"tool": "copydetect", "window": fpr.K, "min_run": fpr.MIN_RUN, "flag_at": fpr.FLAG_AT,
-                       "common_share": fpr.COMMON_SHARE, "common_min": fpr.COMMON_MIN},
+                       "common_share": fpr.COMMON_SHARE, "common_min": fpr.COMMON_MIN,
+                       "common_max": fpr.COMMON_MAX},
             "notes": outcome.notes,
             "pairs": [{"a": m.a, "b": m.b, "score": m.score, "flagged": m.flagged} for m in outcome.pairs]}
 
