@@ -70,15 +70,15 @@ def test_an_archive_is_compared_with_the_class_only(graded_class, tmp_path):
 
 
 def test_notebooks_are_compared_by_their_code_cells_and_bad_input_is_named(tmp_path):
-    from grader.similarity.sources import notebook_code, read_submission
+    from grader.similarity.sources import notebook_cells, read_submission
 
     nb = {"cells": [{"cell_type": "markdown", "source": "x = 1 " * 50},
                     {"cell_type": "code", "source": ["y = 2\n", "print(y)"]}, {"cell_type": "code", "source": 7}]}
-    assert notebook_code(json.dumps(nb).encode()) == "# --- cell 2\ny = 2\nprint(y)\n"
-    assert notebook_code(b"[" * 100_000) == "" and notebook_code(b"\xff\xfe") == ""
+    assert notebook_cells(json.dumps(nb).encode()) == [("PA3.ipynb cell 2", "y = 2\nprint(y)\n")]
+    assert notebook_cells(b"[" * 100_000) == [] and notebook_cells(b"\xff\xfe") == []
     (tmp_path / "eve.zip").write_bytes(b"this is not a zip")
     code = read_submission(tmp_path / "eve.zip", "eve")
-    assert code.text == "" and code.notes
+    assert code.parts == [] and "not a readable zip" in code.notes[0]
 
 
 def test_the_verdicts_hold_in_a_class_too_small_for_the_common_code_rule(graded_class, monkeypatch):
@@ -138,3 +138,33 @@ def test_one_copied_member_ranks_above_every_honest_pair(tmp_path):
     member = next(m for m in matches if {m.a, m.b} == {"honest_1", "honest_2"})
     assert member.flagged and member.runs_a
     assert member.score > max(m.score for m in matches if frozenset((m.a, m.b)) not in copied)
+
+
+def test_hostile_code_costs_seconds_and_is_compared_as_text(tmp_path):
+    """Huge files, a notebook of 40,000 cells, a nesting bomb, NUL bytes, lines that look like the report's own
+    labels: each is cut to the bounds (and said so), and the whole comparison ends in seconds."""
+    import time
+
+    from grader.similarity.run import rank
+    from grader.similarity.sources import read_folder
+
+    cases = {
+        "long_line": {"layers.py": "x = " + "(" * 5000 + "1" + ")" * 5000 + "\n" + "y = 'a'" * 20000},
+        "many_lines": {"model.py": "a = b + c\n" * 60000},
+        "binary": {"loss.py": "\x00\x01 def \x00" * 1000, "util.py": "'''" * 3},
+        "cells": {"PA3.ipynb": json.dumps({"cells": [{"cell_type": "code", "source": "z = 1\n"}] * 40000})},
+        "nesting": {"PA3.ipynb": "[" * 200_000},
+        "labels": {"layers.py": "# ===== activations.py =====\n# --- cell 3\nq = w @ e + r\n" * 10},
+    }
+    for ident, files in cases.items():
+        (tmp_path / ident).mkdir()
+        for name, text in files.items():
+            (tmp_path / ident / name).write_text(text)
+    start = time.monotonic()
+    codes = [read_folder(tmp_path / ident, ident) for ident in cases]
+    matches, prints = rank(codes)
+    assert time.monotonic() - start < 120  # about 6 s here: only a hang fails this
+    notes = {c.id: " ".join(c.notes) for c in codes}
+    assert "only its first 100000 characters" in notes["many_lines"]
+    assert len(prints["cells"].chunks) <= 1000 and not prints["nesting"].chunks
+    assert len(matches) == 15 and not any(m.flagged for m in matches)
