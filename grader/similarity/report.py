@@ -79,8 +79,9 @@ def write_report(outcome: SimilarityOutcome) -> None:
             f"<style>{STYLE}</style></head><body><h1>PA3 similarity</h1>"
             f"<p>{len(outcome.pairs)} pairs compared; {len(flagged)} flagged (score {fpr.FLAG_AT} or more). The score "
             f"is the code two submissions share in runs of at least {fpr.MIN_RUN} normalised characters (names "
-            f"and strings normalised, comments and layout ignored), after removing the starter code and code "
-            f"found in many submissions. Every pair is in similarity.json.</p>"
+            f"and strings normalised, comments and layout ignored), after removing the starter code, the course's "
+            f"own solution and code found in many submissions. A flag is a reason to look, not a verdict. Every "
+            f"pair is in similarity.json.</p>"
             f"<h2>Highest scores</h2><table><tr><th>a</th><th>b</th><th>score</th><th></th></tr>{top}</table>"
             + (f"<h2>Notes</h2><ul>{notes}</ul>" if notes else "")
             + (f"<h2>Flagged pairs</h2>{body}" if flagged else "<p>No pair is flagged.</p>")
