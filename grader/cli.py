@@ -141,6 +141,8 @@ def _batch(args: argparse.Namespace) -> int:
                            data_dir=args.data_dir.resolve() if args.data_dir else None,
                            threshold=args.accuracy_threshold)
     options = BatchOptions(grading, timeout=args.timeout, threads=args.threads)
+    if _missing_folders("batch", [args.input, *(args.archive or [])]):
+        return 2
     try:
         outcome = run_batch(args.input, args.out, args.workers, args.scheduler, args.resume, options,
                             similarity=args.similarity or bool(args.archive), archives=args.archive or [])
@@ -154,9 +156,19 @@ def _batch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _missing_folders(command: str, folders: list[Path]) -> bool:
+    """Say which of ``folders`` (the class, archives) is not a folder, before anything runs."""
+    missing = [f for f in folders if not f.is_dir()]
+    for folder in missing:
+        print(f"pa3 {command}: {folder} is not a folder of submissions", file=sys.stderr)
+    return bool(missing)
+
+
 def _similarity(args: argparse.Namespace) -> int:
     from grader.similarity.run import run_similarity
 
+    if _missing_folders("similarity", [args.input, *(args.archive or [])]):
+        return 2
     outcome = run_similarity(args.input, args.out, args.archive or [])
     for note in outcome.notes:
         print(f"note: {note}", file=sys.stderr)

@@ -168,3 +168,24 @@ def test_hostile_code_costs_seconds_and_is_compared_as_text(tmp_path):
     assert "only its first 100000 characters" in notes["many_lines"]
     assert len(prints["cells"].chunks) <= 1000 and not prints["nesting"].chunks
     assert len(matches) == 15 and not any(m.flagged for m in matches)
+
+
+def test_a_folder_that_is_not_there_is_named_before_anything_runs(tmp_path, capsys):
+    (tmp_path / "class").mkdir()
+    assert main(["similarity", str(tmp_path / "class"), "--out", str(tmp_path / "out"),
+                 "--archive", str(tmp_path / "fall2024")]) == 2
+    assert main(["batch", str(tmp_path / "class"), "--out", str(tmp_path / "out"), "--similarity",
+                 "--archive", str(tmp_path / "fall2024")]) == 2
+    assert capsys.readouterr().err.count(f"{tmp_path / 'fall2024'} is not a folder of submissions") == 2
+    assert not (tmp_path / "out").exists()
+
+
+def test_two_archives_with_the_same_folder_name_keep_apart(graded_class, tmp_path):
+    root, _, _ = graded_class
+    for term in ("2024", "2025"):
+        shutil.copytree(root / "class" / "honest_1", tmp_path / term / "subs" / "old")
+    shutil.copytree(root / "class" / "copy_reordered", tmp_path / "class" / "new")
+    assert main(["similarity", str(tmp_path / "class"), "--out", str(tmp_path / "out"), "--archive",
+                 str(tmp_path / "2024" / "subs"), str(tmp_path / "2025" / "subs")]) == 0
+    pairs = json.loads((tmp_path / "out" / "similarity.json").read_text())["pairs"]
+    assert sorted(p["b"] for p in pairs if p["flagged"]) == ["subs-2/old", "subs/old"]

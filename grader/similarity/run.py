@@ -63,8 +63,12 @@ def run_similarity(input_dir: Path, out: Path, archives: list[Path] = ()) -> Sim
     those in ``archives``; write ``out``/similarity.json and ``out``/similarity.html."""
     codes = _read(Path(input_dir))
     archive: list[Code] = []
-    for folder in archives:
-        archive += _read(Path(folder), prefix=f"{Path(folder).name}/")
+    names: set[str] = set()
+    for number, folder in enumerate(archives, 1):
+        name = Path(folder).resolve().name or f"archive{number}"
+        name = name if name not in names else f"{name}-{number}"  # two terms' folders may share a name
+        names.add(name)
+        archive += _read(Path(folder), prefix=f"{name}/")
     pairs, prints = rank(codes, archive)
     notes = [f"{c.id}: {note}" for c in (*codes, *archive) for note in c.notes]
     outcome = SimilarityOutcome(pairs, prints, Path(out), notes)
