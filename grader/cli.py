@@ -73,7 +73,23 @@ def _grade(args: argparse.Namespace) -> int:
         write_atomic(args.record, result.to_dict())
     if not args.quiet:
         print_report(result)
+        if options.notebook and options.data_dir is None:  # said once, after the report, where it is read
+            print("Section 2 was not graded: no FashionMNIST data. Give it data with --data-dir DIR (or "
+                  "PA3_FMNIST_DIR), or make a small synthetic set: pa3 data synth --out DIR (see the README's "
+                  "quick start); --no-notebook grades Sections 1.1 and 1.2 only.")
     return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from grader.demo import DEMO_THRESHOLD, demo_data, explain
+
+    root = demo_data(args.out)
+    results = args.out / "results.json"
+    print(f"grading the course solution on a synthetic set in {root}: a few minutes", flush=True)
+    status = main(["grade", str(args.reference), "--data-dir", str(root), "--accuracy-threshold", str(DEMO_THRESHOLD),
+                   "--results", str(results)])
+    print(explain(root, results))
+    return status
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -133,9 +149,12 @@ def _batch(args: argparse.Namespace) -> int:
 
     given = (args.tls_ca, args.tls_cert, args.tls_key)
     certificates = ClusterCertificates(*given) if any(given) else None
+    if _missing_folders("batch", [args.input, *(args.archive or [])]):
+        return 2
     try:
         outcome = run_batch(args.input, args.out, args.workers, args.scheduler, args.resume, options,
-                            certificates=certificates)
+                            certificates=certificates, similarity=args.similarity or bool(args.archive),
+                            archives=args.archive or [])
     except InsecureCluster as exc:
         print(f"pa3 batch: {exc}", file=sys.stderr)
         return 2
@@ -146,6 +165,31 @@ def _batch(args: argparse.Namespace) -> int:
           f"{outcome.executor}; see {outcome.out / 'grades.csv'} and {outcome.out / 'summary.html'}")
     if outcome.graded_now:
         print(f"class: {outcome.usage.describe()}")
+    return 0
+
+
+def _missing_folders(command: str, folders: list[Path]) -> bool:
+    """Say which of ``folders`` (the class, archives) is not a folder, before anything runs."""
+    missing = [f for f in folders if not f.is_dir()]
+    for folder in missing:
+        print(f"pa3 {command}: {folder} is not a folder of submissions", file=sys.stderr)
+    return bool(missing)
+
+
+def _similarity(args: argparse.Namespace) -> int:
+    from grader.similarity.run import run_similarity
+
+    if _missing_folders("similarity", [args.input, *(args.archive or [])]):
+        return 2
+    outcome = run_similarity(args.input, args.out, args.archive or [])
+    for note in outcome.notes:
+        print(f"note: {note}", file=sys.stderr)
+    for match in outcome.flagged[:20]:
+        print(f"flagged: {match.a} and {match.b} (score {match.score:g})")
+    if len(outcome.flagged) > 20:
+        print(f"... and {len(outcome.flagged) - 20} more flagged pairs")
+    print(f"{len(outcome.pairs)} pairs compared, {len(outcome.flagged)} flagged; see {args.out / 'similarity.html'} "
+          f"and {args.out / 'similarity.json'}")
     return 0
 
 
@@ -224,7 +268,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_thread_setting, default="auto",
                    help="torch/OpenMP/BLAS threads per grading: auto (cores // gradings at once, the default), "
                         "all (torch's default: every core in every grading) or a number")
+    p.add_argument("--similarity", action="store_true",
+                   help="also compare the class's code (OUT/similarity.html); flagged pairs join the summary")
+    p.add_argument("--archive", type=Path, nargs="+", metavar="DIR",
+                   help="with --similarity: earlier terms' submissions, compared with this class only")
     p.set_defaults(func=_batch)
+
+    p = sub.add_parser("similarity", help="rank pairs of submissions by shared code (starter code removed)")
+    p.add_argument("input", type=Path, help="the class: any layout pa3 batch reads")
+    p.add_argument("--out", type=Path, required=True, help="writes OUT/similarity.json and OUT/similarity.html")
+    p.add_argument("--archive", type=Path, nargs="+", metavar="DIR",
+                   help="earlier terms' submissions: compared with this class, not with each other")
+    p.set_defaults(func=_similarity)
+
+    p = sub.add_parser("demo", help="a first run: grade the course solution, every section, on a synthetic set "
+                       "made here (nothing downloaded)")
+    p.add_argument("--out", type=Path, default=Path("pa3-demo"), help="where the set and results go (./pa3-demo)")
+    p.add_argument("--reference", type=Path, default=REFERENCE_DIR, help=argparse.SUPPRESS)
+    p.set_defaults(func=_demo)
 
     p = sub.add_parser("check", help="self-check: the visible tests on your files (or on the members named)")
     p.add_argument("members", nargs="*", metavar="MEMBER",

@@ -74,7 +74,8 @@ def test_a_class_gives_the_expected_rows(classroom, tmp_path):
         assert json.loads((tmp_path / "out" / "results" / f"{sid}.json").read_text())["id"] == sid
     summary = (tmp_path / "out" / "summary.html").read_text()
     assert summary.count("data:image/png;base64,") == 4 and "Pass rate per test" in summary
-    assert "Needs a human (3)" in summary and "model.py is missing from the submission" in summary
+    # eve (not graded) and gus (model.py missing); bob's missing PA3_qa.pdf is no file this run grades
+    assert "Needs a human (2)" in summary and "model.py is missing from the submission" in summary
 
 
 def test_canvas_download_grades_the_newest_submission_per_student(tmp_path):

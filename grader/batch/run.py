@@ -61,10 +61,22 @@ def finished(out: Path, submission: Submission) -> bool:
         return False
 
 
+def _score(path: Path) -> float | None:
+    """The score an earlier run of this batch gave (None when there was none)."""
+    try:
+        return (json.loads(path.read_text()).get("record") or {}).get("score")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def save(out: Path, submission: Submission, outcome: dict) -> None:
     """results/<id>.json and feedback/<id>.html, each written atomically."""
     row = {"id": submission.id, "names": submission.names, "emails": submission.emails, "late": submission.late,
            "replaced": submission.replaced, "source": submission.path.name, **outcome}
+    before = _score(out / "results" / f"{submission.id}.json")
+    after = (outcome.get("record") or {}).get("score")
+    if before is not None and after is not None and before != after:  # a regrade that changed the grade
+        row["regrade"] = {"before": before, "after": after}
     write_atomic(out / "results" / f"{submission.id}.json", row)
     if outcome.get("record"):
         page = render(GradeResult.from_dict(outcome["record"]), title=f"PA3 feedback: {submission.id}",
@@ -79,10 +91,13 @@ def save(out: Path, submission: Submission, outcome: dict) -> None:
 
 def run_batch(input_dir: Path, out: Path, workers: int | None = None, scheduler: str | None = None,
               resume: bool = False, options: BatchOptions | None = None, show_progress: bool = True,
-              certificates: ClusterCertificates | None = None) -> BatchOutcome:
+              certificates: ClusterCertificates | None = None, similarity: bool = False,
+              archives: list[Path] = ()) -> BatchOutcome:
     """Grade every submission found in ``input_dir`` (not yet graded, with ``resume``) into ``out``, with
     ``options`` (default: BatchOptions()), on a local pool of ``workers`` or the Dask ``scheduler`` over TLS
-    ("local": a cluster of ``workers`` started here; "tls://host:port": an existing one, with ``certificates``)."""
+    ("local": a cluster of ``workers`` started here; "tls://host:port": an existing one, with ``certificates``);
+    with ``similarity``, then compare the class's code (and with ``archives``) into out/similarity.*, whose
+    flagged pairs summary.html lists."""
     out = Path(out)
     for folder in ("results", "feedback"):
         (out / folder).mkdir(parents=True, exist_ok=True)
@@ -105,6 +120,10 @@ def run_batch(input_dir: Path, out: Path, workers: int | None = None, scheduler:
                 hosts[outcome.get("host")] = int(outcome.get("cores") or 0)
                 usage.budgets[outcome.get("threads")] = usage.budgets.get(outcome.get("threads"), 0) + 1
                 progress.update(task, advance=1, description=f"{submission.id}: {outcome['status']}")
+        if similarity:
+            from grader.similarity.run import run_similarity
+
+            run_similarity(input_dir, out, list(archives))
     finally:  # also after Ctrl-C: the reports cover everything finished so far
         usage.wall_seconds = time.monotonic() - start
         usage.cpu_seconds += time.process_time() - own_cpu

@@ -15,9 +15,9 @@ from grader import PROJECT_ROOT, PROVIDED_DIR, PROVIDED_FILES, TEMPLATE_DIR, ato
 from test_specs.contract import TEMPLATE_FILES
 
 # Left out of the bundle: the hidden specs and oracle, the contract formulas (working forward passes),
-# and the staff-only builders and class summary.
+# and the staff-only builders, class summary, similarity report and demo.
 EXCLUDED = ("test_specs/hidden", "test_specs/support/formulas.py", "grader/builders", "grader/batch",
-            "grader/render/class_summary.py")
+            "grader/render/class_summary.py", "grader/similarity", "grader/demo.py")
 PACKAGE = "pa3_selfcheck"  # the bundle's one top-level package: grader's modules, with test_specs as .specs
 RENAMES = (("grader", PACKAGE), ("test_specs", f"{PACKAGE}.specs"))
 SELFCHECK_PYPROJECT = f'''[build-system]

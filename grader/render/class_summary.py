@@ -15,10 +15,67 @@ from test_specs.contract import STUDENT_MEMBERS
 MEMBERS = tuple(m for members in STUDENT_MEMBERS.values() for m in members)  # the eleven graded members
 
 
+def _section2(row: dict) -> dict:
+    """extra_data.section2 of a row's results ({"accuracy", "threshold", "env_fault"}), {} when absent or odd."""
+    for extra in ((row.get("gradescope") or {}).get("extra_data"), (row.get("record") or {}).get("extra")):
+        if isinstance(extra, dict) and isinstance(extra.get("section2"), dict):
+            return extra["section2"]
+    return {}
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def reasons(row: dict) -> list[str]:
+    """Why a TA must act on this submission; [] when nothing needs a human."""
+    if row.get("status") != "graded":
+        return [f"not graded ({row.get('status')}): {row.get('message', '')}".rstrip(": ")]
+    record = row.get("record") or {}
+    extra = record.get("extra") if isinstance(record.get("extra"), dict) else {}
+    why = []
+    # A missing or broken file matters only where this run grades what needs it: a --no-notebook run never
+    # needs PA3.ipynb, and no run grades the hand-graded PDF.
+    notebook_graded = any(section_of(str(t.get("number", ""))) == "2" for t in record.get("tests", []))
+    problems = extra.get("problems") if isinstance(extra.get("problems"), dict) else {}
+    for name, problem in problems.items():
+        if str(name).endswith(".py") or (str(name).endswith(".ipynb") and notebook_graded):
+            why.append(str(problem))
+    checks = extra.get("isolation_checks") if isinstance(extra.get("isolation_checks"), dict) else {}
+    # At the bwrap and user levels the hidden tests must be out of the student's reach; process and none are
+    # chosen by the TA knowing they are not.
+    if not checks.get("safe", not checks.get("readable")) and checks.get("level") in ("bwrap", "user"):
+        why.append(f"isolation weaker than asked: at the {checks.get('level')} level student code could read "
+                   f"{len(checks.get('readable') or [])} hidden file(s) {checks.get('verdict') or ''}".rstrip())
+    if isinstance(row.get("regrade"), dict):
+        why.append(f"the grade changed on regrade: {row['regrade'].get('before')} before, "
+                   f"{row['regrade'].get('after')} now")
+    section2 = _section2(row)
+    accuracy, threshold = _number(section2.get("accuracy")), _number(section2.get("threshold"))
+    if accuracy is not None and threshold is not None and abs(accuracy - threshold) <= 0.01:
+        why.append(f"accuracy {accuracy:.3f} within 0.01 of the threshold {threshold:g}")
+    if section2.get("env_fault"):
+        why.append(f"the grader's setting, not the student: {section2['env_fault']}")
+    return why
+
+
 def needs_a_human(rows: list[dict]) -> list[dict]:
-    """Submissions a TA should open: not graded (malformed, timeout, error) or graded with a missing,
-    misnamed or broken file (their message names it)."""
-    return sorted((r for r in rows if r.get("status") != "graded" or r.get("message")), key=lambda r: r["id"])
+    """Submissions a TA must act on (each with its reasons): not graded (malformed, timeout, error), a file this
+    run needed missing or broken, isolation weaker than asked, a grade changed on regrade, a Section 2 accuracy
+    at the threshold or a fault of the grading environment."""
+    found = [{**r, "why": why} for r in rows if (why := reasons(r))]
+    return sorted(found, key=lambda r: r["id"])
+
+
+def flagged_pairs(out: Path) -> list[dict]:
+    """The flagged pairs of out/similarity.json (pa3 similarity / pa3 batch --similarity), [] when none."""
+    import json
+
+    try:
+        pairs = json.loads((out / "similarity.json").read_text()).get("pairs", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [p for p in pairs if isinstance(p, dict) and p.get("flagged") is True]
 
 
 def member_of(test: dict) -> str | None:
@@ -64,6 +121,12 @@ def _png(fig) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
+def bar_label(rate: dict, whole: str) -> str:
+    """A pass-rate bar's label: its own length first (the share of tests passed, "42% of tests"), then how
+    many submissions passed every one of them, said as such so that no one reads it as the bar."""
+    return f"{100 * rate['rate']:.0f}% of tests; {rate['all']} of {rate['of']} {whole}"
+
+
 def _rate_chart(plt, rates: dict[str, dict], title: str, whole: str) -> str:
     """Horizontal bars, one readable label each, annotated with the rate and how many submissions got it all."""
     labels = list(rates)
@@ -71,11 +134,10 @@ def _rate_chart(plt, rates: dict[str, dict], title: str, whole: str) -> str:
     ax.barh(range(len(labels)), [rates[label]["rate"] for label in labels], color="#5b9a5b")
     for i, label in enumerate(labels):
         r = rates[label]
-        ax.text(r["rate"] + 0.01, i, f"{100 * r['rate']:.0f}%; {r['all']} of {r['of']} {whole}", va="center",
-                fontsize=9)
+        ax.text(r["rate"] + 0.01, i, bar_label(r, whole), va="center", fontsize=9)
     ax.set_yticks(range(len(labels)), labels, fontsize=10)
     ax.invert_yaxis()
-    ax.set_xlim(0, 1.45)
+    ax.set_xlim(0, 1.6)
     ax.set_xticks([0, 0.25, 0.5, 0.75, 1], ["0%", "25%", "50%", "75%", "100%"])
     ax.set_xlabel("pass rate")
     ax.set_title(title)
@@ -117,9 +179,10 @@ def write_summary(out: Path, rows: list[dict], title: str = "PA3 batch summary",
     images = []
     if by_member:
         images.append(("Pass rate per graded member (Sections 1.1 and 1.2)",
-                       _rate_chart(plt, by_member, "Pass rate per graded member", "pass all its tests")))
+                       _rate_chart(plt, by_member, "Pass rate per graded member", "submissions pass them all")))
     if by_item:
-        images.append(("Pass rate per Section 2 item", _rate_chart(plt, by_item, "Section 2 items", "pass")))
+        images.append(("Pass rate per Section 2 item",
+                       _rate_chart(plt, by_item, "Section 2 items", "submissions pass")))
 
     fig, ax = plt.subplots(figsize=(7, 3.2))
     ax.hist([r["record"]["score"] for r in graded] or [0], bins=20, color="#3a6ea5")
@@ -149,7 +212,7 @@ def write_summary(out: Path, rows: list[dict], title: str = "PA3 batch summary",
     statuses = {}
     for r in rows:
         statuses[r["status"]] = statuses.get(r["status"], 0) + 1
-    body = _human_table(needs_a_human(rows)) + "".join(
+    body = _human_table(needs_a_human(rows), flagged_pairs(out)) + "".join(
         f"<h2>{html.escape(name)}</h2><img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>"
         for name, data in images)
     status_line = ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items()))
@@ -168,11 +231,19 @@ STYLE = ("body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto
          "vertical-align:top}th{background:#f0f0f0}img{max-width:100%}")
 
 
-def _human_table(rows: list[dict]) -> str:
-    if not rows:
-        return "<h2>Needs a human</h2><p>None: every submission was graded with all its files.</p>"
-    cells = "".join(f"<tr><td><a href='feedback/{html.escape(r['id'])}.html'>{html.escape(r['id'])}</a></td>"
-                    f"<td>{html.escape('; '.join(r.get('names', [])))}</td><td>{html.escape(r['status'])}</td>"
-                    f"<td>{html.escape(str(r.get('message', ''))[:500])}</td></tr>" for r in rows)
-    return (f"<h2>Needs a human ({len(rows)})</h2><table><tr><th>submission</th><th>students</th><th>status</th>"
-            f"<th>why</th></tr>{cells}</table>")
+def _human_table(rows: list[dict], pairs: list[dict] = ()) -> str:
+    if not rows and not pairs:
+        return "<h2>Needs a human</h2><p>None: nothing here needs a human.</p>"
+    parts = [f"<h2>Needs a human ({len(rows) + len(pairs)})</h2>"]
+    if rows:
+        cells = "".join(f"<tr><td><a href='feedback/{html.escape(r['id'])}.html'>{html.escape(r['id'])}</a></td>"
+                        f"<td>{html.escape('; '.join(r.get('names', [])))}</td><td>{html.escape(r['status'])}</td>"
+                        f"<td>{html.escape('; '.join(r['why'])[:500])}</td></tr>" for r in rows)
+        parts.append(f"<table><tr><th>submission</th><th>students</th><th>status</th><th>why</th></tr>{cells}"
+                     f"</table>")
+    if pairs:
+        cells = "".join(f"<tr><td>{html.escape(str(p.get('a')))}</td><td>{html.escape(str(p.get('b')))}</td>"
+                        f"<td>{html.escape(str(p.get('score')))}</td></tr>" for p in pairs)
+        parts.append(f"<h3>Similar code: flagged pairs (<a href='similarity.html'>side by side</a>)</h3>"
+                     f"<table><tr><th>a</th><th>b</th><th>score</th></tr>{cells}</table>")
+    return "".join(parts)

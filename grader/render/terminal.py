@@ -46,11 +46,17 @@ def print_report(result: GradeResult, console: Console | None = None, show_hidde
                   f"{result.execution_time:.2f} s[/dim]")
     for note in result.notes:
         console.print(f"[yellow]note:[/yellow] {escape(note)}")
+    # One cause (no data, no notebook, a broken file) fails many tests with the same message: show it once.
+    same: dict[str, list] = {}
     for test in result.tests:
         if test.status == "failed" and (show_hidden or test.visibility == "visible"):
-            title = f"{test.number}  {test.name}  ({test.score:g}/{test.max_score:g})"
-            console.print(Panel(Text(test.output or "failed"), title=Text(title), title_align="left",
-                                border_style="red"))
+            same.setdefault(test.output or "failed", []).append(test)
+    for output, tests in same.items():
+        test = tests[0]
+        title = f"{test.number}  {test.name}  ({test.score:g}/{test.max_score:g})"
+        if len(tests) > 1:
+            output += f"\nthe same failure in {len(tests) - 1} more: " + ", ".join(t.number for t in tests[1:])
+        console.print(Panel(Text(output), title=Text(title), title_align="left", border_style="red"))
 
 
 STATE_STYLE = {"done": "green", "failing": "red", "not started": "yellow", "not loaded": "red"}

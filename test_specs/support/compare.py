@@ -48,6 +48,15 @@ def as_array(actual: object, shape: tuple, what: str, hint: str = "") -> np.ndar
     return actual.astype(np.float64)
 
 
+def error_text(got: float, expected: float, scale: float = 0.0) -> str:
+    """"abs error A, rel error R", the relative error only where it means something: an expected value that is
+    (nearly) 0, absolutely or next to the array's largest (``scale``), would make it huge (7e+300) and useless."""
+    error = abs(got - expected)
+    if abs(expected) <= max(1e-12, 1e-9 * abs(scale)):
+        return f"abs error {error:.2e}; the expected value is 0, so no relative error"
+    return f"abs error {error:.2e}, rel error {error / abs(expected):.2e}"
+
+
 def assert_close(actual: object, expected: np.ndarray, what: str, hint: str = "",
                  rtol: float = 1e-6, atol: float = 1e-9) -> None:
     expected = np.asarray(expected, dtype=np.float64)
@@ -60,12 +69,12 @@ def assert_close(actual: object, expected: np.ndarray, what: str, hint: str = ""
     if np.all(diff <= atol + rtol * np.abs(expected)):
         return
     index = np.unravel_index(np.argmax(diff - rtol * np.abs(expected)), expected.shape)
-    rel = diff[index] / max(abs(expected[index]), 1e-300)
     fail(what, "values differ from the expected ones", hint,
          expected=f"{_preview(expected)}  shape {expected.shape}",
          got=f"{_preview(got)}  shape {got.shape}",
          largest=f"at index {[int(i) for i in index]}: expected {expected[index]:.6g}, got {got[index]:.6g} "
-                 f"(abs error {diff[index]:.2e}, rel error {rel:.2e}; max abs error {diff.max():.2e})")
+                 f"({error_text(float(got[index]), float(expected[index]), float(np.abs(expected).max()))}; "
+                 f"max abs error {diff.max():.2e})")
 
 
 def assert_scalar(actual: object, expected: float, what: str, hint: str = "", rtol: float = 1e-6) -> float:
@@ -77,7 +86,7 @@ def assert_scalar(actual: object, expected: float, what: str, hint: str = "", rt
     value = float(actual)
     if not np.isclose(value, expected, rtol=rtol, atol=1e-12):
         fail(what, "wrong value", hint, expected=f"{expected:.8g}", got=f"{value:.8g}",
-             error=f"abs {abs(value - expected):.2e}, rel {abs(value - expected) / max(abs(expected), 1e-300):.2e}")
+             error=error_text(value, expected))
     return value
 
 
