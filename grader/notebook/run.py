@@ -15,7 +15,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from grader.notebook.colab import colab_notes, setup_cell_source
-from grader.notebook.export import export_cell_source, lengths_after, read_export, tracker_cell_source
+from grader.notebook.export import export_cell_source, lengths_after, log_positions, read_export, tracker_cell_source
 from grader.notebook.kernel import SandboxedKernel
 from grader.threads import kernel_cell_source
 
@@ -56,6 +56,7 @@ class NotebookRun:
     isolation: str = ""
     notes: list[str] = field(default_factory=list)  # Colab-only cells: reported, no points lost
     lengths: dict[int, dict] = field(default_factory=dict)  # cell index -> history list lengths after it ran
+    cells_at: dict[int, int] = field(default_factory=dict)  # position in the kernel's per-cell log -> cell index
 
     @property
     def completed(self) -> bool:
@@ -151,6 +152,7 @@ def execute(nb: nbformat.NotebookNode, kernel: SandboxedKernel, cell_timeout: fl
     nb.cells = nb.cells[first:last + 1]  # the grader's cells are not part of the notebook shown
     run.notebook = nb
     run.export = read_export(kernel.mounts["export"].source)
-    run.lengths = lengths_after(run.export, [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"])
+    code = [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    run.lengths, run.cells_at = lengths_after(run.export, code), log_positions(run.export, code)
     return run
 
