@@ -30,6 +30,15 @@ HINTS = (
                 r"CUDA driver|cuda.*is not available|Attempting to deserialize object on a CUDA device", re.I),
      "hint: grading runs on the CPU. Pick the device with "
      "device = \"cuda\" if torch.cuda.is_available() else \"cpu\" and move the model and batches with .to(device)."),
+    (re.compile(r"FileNotFoundError|No such file or directory|Dataset not found"),
+     "hint: a file or folder the notebook reads is not there in grading. The grader provides FashionMNIST as "
+     "torchvision's idx files, FashionMNIST/raw/{train,t10k}-images-idx3-ubyte and {train,t10k}-labels-idx1-ubyte, "
+     "under DATA_DIR (the PA3_DATA_DIR environment variable) and under ./data beside the notebook: load them with "
+     "torchvision.datasets.FashionMNIST(root=DATA_DIR, train=True/False, download=True). Your own files (the "
+     "Part 1 modules, data/iris.csv) are beside the notebook: read them by relative paths."),
+    (re.compile(r"(?i)fashion[-_]?mnist[^\n]{0,40}\.csv|\.csv[^\n]{0,80}(?:FileNotFound|No such file)"),
+     "hint: Kaggle's CSV copies of FashionMNIST (fashion-mnist_train.csv, fashion-mnist_test.csv) are not "
+     "provided in grading, only the idx files above; torchvision.datasets.FashionMNIST(root=DATA_DIR) reads them."),
     (re.compile(r"/content/"),
      "hint: /content and Google Drive exist only in Colab; read files relative to the notebook "
      "(for example data/iris.csv) or from DATA_DIR."),
