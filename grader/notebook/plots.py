@@ -93,8 +93,8 @@ def clean_figures(raw: object) -> list[Figure] | None:
             if not isinstance(ax, dict):
                 continue
             titles += [_text(ax.get("title")), _text(ax.get("ylabel"))]
-            series = [s for s in (_series(r) for r in (ax.get("series") or [])[:MAX_SERIES]
-                                  if isinstance(ax.get("series"), list)) if s is not None][:budget]
+            raw_series = ax.get("series") if isinstance(ax.get("series"), list) else []
+            series = [s for s in (_series(r) for r in raw_series[:MAX_SERIES]) if s is not None][:max(budget, 0)]
             budget -= len(series)
             axes.append(series)
             for shape in (ax.get("images") if isinstance(ax.get("images"), list) else [])[:MAX_AXES]:
