@@ -64,6 +64,10 @@ def judge_runs(run: NotebookRun) -> TestResult:
     trained_on = run.export.get("trained_on")
     if isinstance(trained_on, str) and not trained_on.startswith("cpu"):
         facts.append(f"the model was on {trained_on[:20]} and was moved to the CPU for grading")
+    training = run.export.get("training")
+    compiled = training.get("compiled") if isinstance(training, dict) else None
+    if isinstance(compiled, int) and not isinstance(compiled, bool) and compiled > 0:
+        facts.append("torch.compile ran with its eager backend (the same computation, without generating C++ code)")
     summary = "\n\n".join(problems) if problems else f"ran in {run.wall_time:.1f} s"
     raised = {e.index for e in run.errors}
     notes = []
