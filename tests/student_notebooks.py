@@ -1,7 +1,8 @@
 """Small PA3.ipynb notebooks written the way students write them in Colab, for Section 2's tests.
 
-Each trains a 784-128-10 MLP for 8 epochs on the synthetic set (a few seconds); a variant is the base
-notebook with exact replacements, every one of which must apply.
+Each trains a 784-128-10 MLP for 8 epochs (a few seconds); a variant is the base notebook with exact
+replacements, every one of which must apply; a habit that changes the whole shape of Part 2 (WRITTEN) is
+written out cell by cell.
 """
 
 from __future__ import annotations
