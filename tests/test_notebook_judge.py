@@ -438,3 +438,34 @@ def test_a_missing_file_gets_the_data_layout_hint():
     assert "PA3_DATA_DIR" in hinted and "DATA_DIR" in hinted and "FashionMNIST/raw/" in hinted
     assert "Kaggle's CSV copies" in hinted
     assert "Kaggle" not in with_hints("FileNotFoundError: [Errno 2] No such file or directory: 'model.pt'")
+
+
+def test_probe_records_figures_as_they_are_shown_saved_or_closed(tmp_path):
+    """The probe's matplotlib hooks, in a fresh process as in the kernel (display goes through print_figure)."""
+    import subprocess
+    import sys
+
+    from grader.notebook import probe
+
+    script = f"""
+import io, json, sys, types
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+probe = types.ModuleType("_pa3_probe")
+exec(compile(open({probe.__file__!r}).read(), "pa3_probe", "exec"), probe.__dict__)
+probe._install_matplotlib()
+shown = plt.figure(); plt.plot([3, 2, 1]); plt.bar([0, 1], [5, 6]); shown.canvas.print_figure(io.BytesIO())
+saved = plt.figure(); plt.plot([1, 2]); plt.savefig({str(tmp_path / "x.png")!r})
+probe.log.append(["digest", {{}}])
+closed = plt.figure(); plt.imshow([[0, 1], [1, 0]]); plt.close(closed)
+plt.close("all")
+print(json.dumps(probe.report()))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    from grader.notebook import plots
+
+    figures = plots.clean_figures(json.loads(done.stdout.splitlines()[-1])["figures"])
+    assert [(f.how, f.position) for f in figures] == [("shown", 0), ("saved", 0), ("closed", 1)]
+    assert [(s.kind, s.y) for s in figures[0].series] == [("line", [3.0, 2.0, 1.0]), ("bars", [5.0, 6.0])]
+    assert figures[1].file.endswith("x.png") and figures[2].images == [(2, 2)]

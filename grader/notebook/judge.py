@@ -368,7 +368,8 @@ def judge_plots(found: list[tuple[int, str]], first_history_cell: int | None,
                 if figure.how != "shown" and plots.showing(figure, train, val, scales) == (True, True):
                     done = f"saved to {figure.file!r}" if figure.how == "saved" and figure.file else figure.how
                     return _result(key, False, f"{summary}; the figure of {label} in {code(figure.cell)} was {done} "
-                                               f"but never shown in the outputs: call plt.show() after plotting")
+                                               f"but never shown in the outputs: call plt.show() after plotting; "
+                                               f"figures shown: {listing}")
         for index in cells:
             if re.search(rf"\b({names[0]}|{names[1]})\b", by_cell[index]):
                 reason = blank(index, names)

@@ -102,13 +102,15 @@ def record(figure, how: str, file=None) -> None:
     try:
         cell = len(log)
         key = (cell, id(figure))
-        if how == "closed" and key in _seen:
-            return  # shown or saved in this cell already (the inline backend closes what it showed)
+        if how == "closed" and any(seen == id(figure) for _, seen in _seen):
+            return  # shown or saved already (the inline backend closes what it showed)
         if how == "shown" and key in _seen:
             for entry in reversed(figures):  # saved, then shown: one entry, shown
                 if entry["cell"] == cell and entry.get("_id") == id(figure):
                     entry["how"] = "shown"
                     return
+        if len(_seen) > 100 * MAX_FIGURES:
+            _seen.clear()
         _seen.add(key)
         budget = [MAX_SERIES]
         suptitle = getattr(figure, "_suptitle", None)
