@@ -356,8 +356,8 @@ def judge_plots(found: list[tuple[int, str]], first_history_cell: int | None,
         if train and val:
             for figure in shown:
                 if plots.showing(figure, train, val, scales) == (True, True):
-                    return _result(key, True, f"{summary}; {code(figure.cell)} draws {label} ({len(train)} and "
-                                              f"{len(val)} values): {figure.describe()}")
+                    return _result(key, True, f"{summary}; {code(figure.cell)} draws {label} (which hold "
+                                              f"{len(train)} and {len(val)} values): {figure.describe()}")
             for figure in shown:
                 one = plots.showing(figure, train, val, scales)
                 if any(one):
