@@ -30,6 +30,7 @@ MAX_SERIES = 16         # per figure
 MAX_POINTS = 500        # values kept per series (its true length is kept too)
 MAX_TEXT = 80           # characters of a title, label or file name
 MAX_NODES = 48          # autograd nodes recorded from the last backward's root
+MAX_VALUES = 100_000    # values written in all (about 2 MB of JSON); older figures beyond it keep their sizes only
 
 log: list = []
 figures: list = []
@@ -278,6 +279,14 @@ def install(shell, names: tuple[str, ...]) -> None:
 
 
 def report() -> dict:
-    """The plain data the export cell writes (the figures without their private ids)."""
-    shown = [{k: v for k, v in entry.items() if k != "_id"} for entry in figures]
+    """The plain data the export cell writes: the figures without their private ids, newest first within
+    MAX_VALUES (an older figure beyond it keeps only its series' lengths)."""
+    shown, budget = [], MAX_VALUES
+    for entry in reversed(figures):
+        entry = {k: v for k, v in entry.items() if k != "_id"}
+        values = sum(len(s["y"]) for ax in entry["axes"] for s in ax["series"])
+        if values > budget:
+            entry["axes"] = [dict(ax, series=[dict(s, y=[]) for s in ax["series"]]) for ax in entry["axes"]]
+        budget -= min(values, budget)
+        shown.insert(0, entry)
     return {"lengths_after": list(log), "figures": shown, "figures_dropped": dropped[0], "training": training}
