@@ -50,8 +50,7 @@ def _grade(args: argparse.Namespace) -> int:
 
     options = GradeOptions.from_environment(
         isolation=args.isolation, notebook=not args.no_notebook, deadline=args.deadline, data_dir=args.data_dir,
-        numpy_budget=args.section1_budget, keep_dir=args.results.parent if args.results else None,
-        threshold=args.accuracy_threshold, threads=args.threads)
+        numpy_budget=args.section1_budget, threshold=args.accuracy_threshold, threads=args.threads)
     try:
         result = grade(args.submission, options)
     except IsolationUnavailable as exc:
@@ -63,6 +62,11 @@ def _grade(args: argparse.Namespace) -> int:
         return 2
     if args.results:
         write_results(args.results, result)
+        from grader.notebook.keep import keep
+
+        # Only now, within what is left of the deadline: the executed notebook beside the results.
+        for note in keep(result.executed_notebook, args.results.parent, result.deadline_at):
+            print(f"pa3 grade: {note}", file=sys.stderr)
     if args.record:
         from grader.results import write_atomic
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import shutil
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -145,6 +146,42 @@ def prepare(source: Path, out: Path) -> Path:
             shutil.copyfile(path, target)
         read_idx(target)  # fail now, not at grading time, on a corrupt file
     return raw
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """The part of the test split the notebook never sees: what Section 2's accuracy is measured on."""
+
+    images: np.ndarray  # (n, 28, 28) uint8
+    labels: np.ndarray  # (n,) uint8
+
+
+def split_test(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(indices the notebook gets as ``train=False``, indices the grader keeps) of a test split of ``n`` images.
+
+    Every other image, so both halves keep the split's class balance and the rule needs no seed: the real
+    set's 10,000 test images give the grader 5,000 the notebook never had.
+    """
+    index = np.arange(n)
+    return index[index % 2 == 0], index[index % 2 == 1]
+
+
+def prepare_for_notebook(source: Path, out: Path) -> HeldOut:
+    """Lay out ``source`` under ``out`` as ``prepare`` does, but with only the notebook's half of the test split;
+    return the other half, which stays with the grader. ``out`` must be a new folder: the test files there are
+    rewritten."""
+    if raw_dir(out).exists() and any(raw_dir(out).iterdir()):
+        raise ValueError(f"{out} already holds a data set; the notebook's copy is made in a new folder")
+    raw = prepare(source, out)
+    images, labels = load_split(out, "test")
+    if len(labels) < 2 or len(images) != len(labels):
+        raise ValueError(f"the test split has {len(images)} images and {len(labels)} labels; "
+                         "at least 2 of each, as many labels as images, are needed")
+    visible, kept = split_test(len(labels))
+    for kind, array in (("images", images[visible]), ("labels", labels[visible])):
+        target = raw / IDX_FILES[("test", kind)]
+        write_idx(target, array)
+    return HeldOut(np.ascontiguousarray(images[kept]), np.ascontiguousarray(labels[kept]))
 
 
 def download(out: Path) -> Path:

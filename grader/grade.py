@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -22,8 +23,9 @@ from test_specs.rubric import HAND_GRADED
 
 
 def _section_2(intake: Intake | None, workspace: Workspace, options: GradeOptions, deadline_at: float,
-               unreadable: str | None) -> list[TestResult]:
-    """Section 2, failing its own tests (never the whole grade) if the notebook grader itself breaks."""
+               unreadable: str | None) -> tuple[list[TestResult], dict, object]:
+    """Section 2 and its facts, failing its own tests (never the whole grade) if the notebook grader itself
+    breaks."""
     from grader.notebook import judge
     from grader.notebook.grade import grade_notebook
 
@@ -31,7 +33,17 @@ def _section_2(intake: Intake | None, workspace: Workspace, options: GradeOption
         return grade_notebook(intake, workspace, options, deadline_at, unreadable)
     except Exception as exc:  # noqa: BLE001 - Sections 1.1 and 1.2 are already graded and must be kept
         return judge.all_failed(grader_error("grader error while running the notebook",
-                                             f"{type(exc).__name__}: {exc}"), options.threshold)
+                                             f"{type(exc).__name__}: {exc}"), options.threshold), {}, None
+
+
+def peak_rss_mb() -> float | None:
+    """The grading process's own peak resident memory (MB), as the kernel counts it; None where unknown."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1 << 20 if sys.platform == "darwin" else 1 << 10), 1)  # bytes on macOS, KiB on Linux
 
 
 def grade(submission: Path, options: GradeOptions | None = None) -> GradeResult:
@@ -51,7 +63,7 @@ def grade(submission: Path, options: GradeOptions | None = None) -> GradeResult:
     options = replace(options, isolation=isolation)  # both sections run at the level resolved (and checked) once
     checks = secrets.check(isolation).as_dict() if isolation != "none" else {"level": "none", "safe": False}
     with Workspace() as workspace:
-        intake, unreadable, stubs, blocked = None, None, [], {}
+        intake, unreadable, stubs, blocked, section2, executed = None, None, [], {}, None, None
         try:
             intake = take(Path(submission), workspace.path("unpacked"))
             notes += intake.notes
@@ -70,7 +82,8 @@ def grade(submission: Path, options: GradeOptions | None = None) -> GradeResult:
         try:
             tests, description, seed = grade_numpy(intake, workspace, options, deadline_at, unreadable)
             if options.notebook:
-                tests += _section_2(intake, workspace, options, deadline_at, unreadable)
+                notebook_tests, section2, executed = _section_2(intake, workspace, options, deadline_at, unreadable)
+                tests += notebook_tests
         finally:  # the sandbox uid is this grader's alone: whatever it still runs or left in /tmp goes
             if checks.get("uid") is not None:
                 checks["after"] = uids.sweep(checks["uid"])
@@ -78,9 +91,16 @@ def grade(submission: Path, options: GradeOptions | None = None) -> GradeResult:
     cut = sum(1 for t in tests if t.output.startswith(CUT_SHORT))
     if cut:
         notes.append(f"{cut} test(s) were cut short by the grading's time limits (their outputs say which)")
-    return GradeResult(tests=tests, execution_time=time.monotonic() - start, isolation=description, seed=seed,
-                       notes=notes, hand_graded=list(HAND_GRADED),
-                       extra={"intake": unreadable or "ok", "stub_members": stubs, "module_problems": blocked,
-                              "problems": dict(intake.problems) if intake else {},
-                              "threads": thread_record(options.threads),
-                              "isolation_checks": checks, "cut_short": cut})
+    if executed is not None and options.keep_dir is not None:  # an API caller's folder (the CLI's waits for results)
+        from grader.notebook.keep import keep
+
+        notes += keep(executed, options.keep_dir, deadline_at)
+    result = GradeResult(tests=tests, execution_time=time.monotonic() - start, isolation=description, seed=seed,
+                         notes=notes, hand_graded=list(HAND_GRADED),
+                         extra={"intake": unreadable or "ok", "stub_members": stubs, "module_problems": blocked,
+                                "problems": dict(intake.problems) if intake else {},
+                                "threads": thread_record(options.threads),
+                                "isolation_checks": checks, "cut_short": cut, "grader_rss_mb": peak_rss_mb(),
+                                **({"section2": section2} if section2 is not None else {})})
+    result.executed_notebook, result.deadline_at = executed, deadline_at
+    return result

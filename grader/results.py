@@ -57,6 +57,10 @@ class GradeResult:
     notes: list[str] = field(default_factory=list)
     hand_graded: list[str] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
+    # Not fields (never serialised): the executed notebook, for the entry point to keep once results.json is
+    # written (grader.notebook.keep), and the grading's deadline (time.monotonic()) that bounds that too.
+    executed_notebook = None
+    deadline_at = None
 
     @property
     def score(self) -> float:

@@ -9,9 +9,11 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from grader.grade import grade
+from grader.notebook.keep import keep
 from grader.options import GradeOptions
 from grader.render.feedback_html import render
 from grader.render.terminal import print_report
@@ -34,10 +36,11 @@ def run(root: Path) -> int:
     results_dir = root / "results"
     try:
         # The deadline derived from Gradescope's timeout, the data, the isolation: from the environment.
-        result = grade(root / "submission", GradeOptions.for_gradescope(root))
+        result = grade(root / "submission", replace(GradeOptions.for_gradescope(root), keep_dir=None))
     except Exception as exc:  # noqa: BLE001 - Gradescope must always get a results file
         result = not_graded(f"the autograder failed ({type(exc).__name__}: {exc})", time.monotonic() - start)
     write_results(results_dir / "results.json", result)
+    keep(result.executed_notebook, results_dir, result.deadline_at)  # after results.json is safe, within the deadline
     (results_dir / "feedback.html").write_text(render(result, students=student_names(root)))
     print_report(result)
     return 0

@@ -1,19 +1,23 @@
-"""The cell appended after the student's cells: export ``model`` as TorchScript and the history lists as JSON.
+"""The cell appended after the student's cells: export ``model`` and the history lists as JSON.
 
-TorchScript loads without running any student Python, so the grader can evaluate
-the model in a clean process after the kernel has exited.
+The model is exported with ``torch.export`` (a graph of ATen ops, saved as ``model.pt2``), or, where that
+fails (Python control flow that depends on the data), traced to TorchScript (``model.pt``). torch.jit is
+deprecated since torch 2.10 and warns on every call; torch.export is what replaces it for this use. Either
+file is a program the student made: it is only ever loaded inside the sandbox (grader/notebook/evaluate.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 from pathlib import Path
 
 from grader.notebook import probe
 
 HISTORY_NAMES = ("train_losses", "val_losses", "train_accuracies", "val_accuracies")
-MODEL_FILE = "model.pt"
+MODEL_FILES = {"export": "model.pt2", "torchscript": "model.pt"}  # the only names the grader accepts
 HISTORY_FILE = "history.json"
 # The input layouts pa3-api.md allows, tried in this order: images as ToTensor() makes them, then flattened.
 INPUT_SHAPES = {"images": (1, 28, 28), "features": (784,)}
@@ -35,6 +39,36 @@ del _pa3_setup
 '''
 
 _EXPORT = '''
+def _pa3_save(model, shape, out_dir):
+    """Save ``model`` for inputs (batch, *shape): torch.export with a free batch size, else a TorchScript trace."""
+    import os, warnings, torch
+
+    def checked(run):
+        out = run(torch.zeros(3, *shape))
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != (3, 10):
+            shown = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise ValueError(f"output {{shown}} for a batch of 3, expected (3, 10)")
+
+    for name in {model_files!r}.values():  # a link or fifo left in the export folder is replaced, not followed
+        if os.path.lexists(os.path.join(out_dir, name)):
+            os.unlink(os.path.join(out_dir, name))
+    with torch.no_grad():
+        try:
+            batch = torch.export.Dim("batch", min=1, max=1 << 20)
+            program = torch.export.export(model, (torch.zeros(4, *shape),), dynamic_shapes=({{0: batch}},))
+            checked(program.module())
+            torch.export.save(program, os.path.join(out_dir, {model_files!r}["export"]))
+            return "export"
+        except Exception:
+            pass  # data-dependent Python in forward: a trace records the path these inputs take
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.jit's deprecation: said once, in the README
+            traced = torch.jit.trace(model, torch.zeros(2, *shape), check_trace=False)
+            checked(traced)
+            traced.save(os.path.join(out_dir, {model_files!r}["torchscript"]))
+        return "torchscript"
+
+
 def _pa3_export(out_dir):
     import json, math, os, sys, torch
     report = {{"model": None, "input": None, "history": {{}}, "errors": [], "attempts": [], "unwrapped": [],
@@ -103,27 +137,24 @@ def _pa3_export(out_dir):
             traced_model, report["dtype"] = AsDtype(model, dtype), str(dtype)
         for layout, shape in {shapes!r}.items():
             try:
-                with torch.no_grad():
-                    traced = torch.jit.trace(traced_model, torch.zeros(2, *shape), check_trace=False)
-                    out = traced(torch.zeros(3, *shape))
-                if not isinstance(out, torch.Tensor) or tuple(out.shape) != (3, 10):
-                    shown = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-                    raise ValueError(f"output {{shown}} for a batch of 3, expected (3, 10)")
+                report["format"] = _pa3_save(traced_model, shape, out_dir)
             except Exception as exc:
                 first = (str(exc).strip().splitlines() or [""])[0][:300]
                 report["attempts"].append(f"input (N, {{', '.join(map(str, shape))}}): "
                                           f"{{type(exc).__name__}}: {{first}}")
                 continue
-            traced.save(os.path.join(out_dir, {model_file!r}))
-            report["model"], report["input"] = {model_file!r}, layout
+            report["model"], report["input"] = {model_files!r}[report["format"]], layout
             break
         else:
             report["errors"].append("model: accepts neither input layout; " + "; ".join(report["attempts"]))
-    with open(os.path.join(out_dir, {history_file!r}), "w") as f:
+    path = os.path.join(out_dir, {history_file!r})
+    if os.path.lexists(path):
+        os.unlink(path)  # never written through a link or into a fifo left in its place
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644), "w") as f:
         json.dump(report, f, allow_nan=True)
 
 _pa3_export({out_dir!r})
-del _pa3_export
+del _pa3_export, _pa3_save
 '''
 
 
@@ -170,23 +201,50 @@ def lengths_after(report: dict, cells: list[tuple[int, str]]) -> dict[int, dict[
 
 def export_cell_source(out_dir: str) -> str:
     """Python for the appended cell, writing into ``out_dir`` (a path the kernel can write)."""
-    return _EXPORT.format(names=HISTORY_NAMES, shapes=INPUT_SHAPES, model_file=MODEL_FILE, wrappers=WRAPPERS,
+    return _EXPORT.format(names=HISTORY_NAMES, shapes=INPUT_SHAPES, model_files=MODEL_FILES, wrappers=WRAPPERS,
                           history_file=HISTORY_FILE, out_dir=out_dir)
 
 
-def read_export(out_dir: Path) -> dict:
-    """The export report: {"model": file or None, "input": layout or None, "history": {name: list or None},
-    "errors": [...], "attempts": [...], "trained_on": device or None, "cuda_visible": bool}.
+REPORT_BYTES = 10_000_000  # the export report's largest accepted size
 
-    Parsed as plain JSON: a hostile notebook can write anything there, so every
-    field is re-checked by the caller.
+
+def read_regular(path: Path, cap: int) -> bytes:
+    """The bytes of a regular file the sandbox wrote, read by descriptor: never through a link (O_NOFOLLOW),
+    never a fifo or device (non-blocking open, then fstat), never more than ``cap`` bytes.
+    Raises OSError (missing, a link) or ValueError (not a regular file, too large)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("not a regular file")
+        if info.st_size > cap:
+            raise ValueError(f"{info.st_size} bytes, more than the {cap} accepted")
+        data = os.read(fd, cap + 1)
+        if len(data) > cap:
+            raise ValueError(f"more than the {cap} bytes accepted")
+        return data
+    finally:
+        os.close(fd)
+
+
+def read_export(out_dir: Path) -> dict:
+    """The export report: {"model": file or None, "format": "export" or "torchscript", "input": layout or None,
+    "history": {name: list or None}, "errors": [...], "attempts": [...], "trained_on": device or None,
+    "cuda_visible": bool}.
+
+    Parsed as plain JSON: a hostile notebook can write anything there (a link, a fifo, a huge file), so it is
+    read only as a bounded regular file, and every field is re-checked by the caller.
     """
     path = Path(out_dir) / HISTORY_FILE
-    if not path.is_file():
-        return {"model": None, "history": {}, "errors": ["the export cell did not run (the notebook stopped earlier)"]}
     try:
-        with path.open("rb") as f:
-            report = json.loads(f.read(10_000_000))
+        data = read_regular(path, REPORT_BYTES)
+    except FileNotFoundError:
+        return {"model": None, "history": {}, "errors": ["the export cell did not run (the notebook stopped earlier)"]}
+    except (OSError, ValueError) as exc:
+        return {"model": None, "history": {},
+                "errors": [f"the export report was replaced by something the grader does not read ({exc})"]}
+    try:
+        report = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         return {"model": None, "history": {}, "errors": [f"the export report is unreadable: {exc}"]}
     return report if isinstance(report, dict) else {"model": None, "history": {}, "errors": ["malformed export report"]}

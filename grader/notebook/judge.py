@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 
+from grader.messages import NOT_YOUR_FAULT
 from grader.notebook import plots
 from grader.notebook.export import HISTORY_NAMES
 from grader.notebook.kernel import DEVICES
@@ -69,6 +70,8 @@ def judge_runs(run: NotebookRun) -> TestResult:
     if isinstance(compiled, int) and not isinstance(compiled, bool) and compiled > 0:
         facts.append("torch.compile ran with its eager backend (the same computation, without generating C++ code)")
     summary = "\n\n".join(problems) if problems else f"ran in {run.wall_time:.1f} s"
+    if run.environment:  # the reference notebook would have stopped the same way
+        summary += f"\n{NOT_YOUR_FAULT}: the grader's setting is too small for this notebook ({run.environment})"
     raised = {e.index for e in run.errors}
     notes = []
     for note in run.notes:  # a Colab note never says "no points lost" about a cell that failed 2.1
@@ -198,8 +201,9 @@ def judge_accuracy(evaluation: dict, val_accuracies: list[float] | None, thresho
         return _result("accuracy", False, f"the model's output has shape {shape}; expected (N, 10) logits", name=title)
     measured = evaluation["accuracy"]
     layout = INPUT_LAYOUTS.get(evaluation.get("input") or "images", "(N, 1, 28, 28) images")
-    lines = [f"measured by the grader on {evaluation['n']} test images, fed as {layout} exactly as "
-             f"transforms.ToTensor() makes them (values in [0, 1])"]
+    lines = [f"measured by the grader on {evaluation['n']} test images the notebook never had (the half of the "
+             f"test split the grader keeps), fed as {layout} exactly as transforms.ToTensor() makes them "
+             f"(values in [0, 1])"]
     if isinstance(dtype, str) and DTYPE_NAME.match(dtype):
         lines.append(f"the model's parameters are {dtype}: the grader cast the float32 images to {dtype} for it "
                      f"and read its outputs as float32 (any float dtype is accepted; no points lost)")

@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
+import time
+from dataclasses import replace
 from pathlib import Path
 
 from jupyter_client import AsyncKernelManager
@@ -18,14 +21,16 @@ from jupyter_client.kernelspec import KernelSpecManager
 
 from grader import threads as thread_budget
 from grader.fstree import remove_tree
-from grader.sandbox import isolation
+from grader.notebook import resources
+from grader.sandbox import isolation, memcg, scratch
 from grader.sandbox.isolation import Mount
 from grader.sandbox.limits import Limits
 from grader.sandbox.process import SandboxedProcess
 
 KERNEL_LIMITS = Limits(address_space=8 << 30, cpu_seconds=3600, file_size=256 << 20, processes=512, open_files=1024,
                        tmp_bytes=512 << 20, shm_bytes=1 << 30,  # tmpfs sizes under bwrap (DataLoader workers use shm)
-                       work_bytes=1 << 30)
+                       work_bytes=1 << 30, work_files=20000)
+WATCH_INTERVAL = 0.1  # s between checks of what the kernel wrote, outside bwrap (as for the NumPy worker)
 KERNEL_NAME = "pa3-sandbox"
 IPC_PATH_MAX = 100  # sun_path holds 108 bytes with its NUL; deep workspaces move the sockets to a short folder
 
@@ -80,10 +85,21 @@ class SandboxedKernel:
     def __init__(self, level: str, work: Path, data: Path | None, export: Path, scratch: Path,
                  limits: Limits = KERNEL_LIMITS, threads: int | None = None) -> None:
         self.level = level
-        # Made first: it notes the grader's children now, never taken for the kernel's orphans. A pids cgroup
-        # only (RLIMIT_AS and the bwrap tmpfs sizes bound the kernel's memory), and the grader is not made a
-        # subreaper for it.
-        self.process = SandboxedProcess(level, limits, memory_cgroup=False, subreaper=False)
+        if not limits.memory:  # over its whole tree, tmpfs pages included; within what the container leaves
+            limits = replace(limits, memory=resources.kernel_memory())
+        self.limits = limits
+        # Made first: it notes the grader's children now, never taken for the kernel's orphans. The grader is
+        # not made a subreaper for it (jupyter_client starts it).
+        self.process = SandboxedProcess(level, limits, memory_cgroup=True, subreaper=False)
+        self.container = memcg.own_cgroup()
+        self.container_kills = memcg.read_events(self.container).get("oom_kill", 0) if self.container else 0
+        self.work, self.since, self.over_budget = work, time.time() - 1, None
+        self._original = set(os.listdir(work))
+        self._stop_watch = threading.Event()
+        self._watch: threading.Thread | None = None
+        # The memory cgroup's peak and limit (bytes), known once the kernel is closed (None: no cgroup here).
+        self.peak: int | None = None
+        self.memory_limit: int | None = None
         # Under bwrap the working copy is a sized tmpfs: what the notebook saves there never reaches the host.
         self.mounts = {"work": Mount(work, "/notebook", True, private=True), "export": Mount(export, "/export", True)}
         if data is not None:
@@ -134,11 +150,58 @@ class SandboxedKernel:
     def visible(self, name: str) -> str:
         return self.mounts[name].visible(self.level)
 
+    def watch(self) -> None:
+        """Outside bwrap (whose tmpfs sizes bound it), check every WATCH_INTERVAL what the kernel wrote to its
+        working copy, its private temporary folder and, as its own uid, the shared temporary folders; past
+        the budget the kernel is killed (nbclient then sees it die) and ``over_budget`` says why."""
+        if self.level in ("bwrap", "none") or self._watch is not None:
+            return
+        self._watch = threading.Thread(target=self._watch_loop, daemon=True, name="pa3-kernel-watch")
+        self._watch.start()
+
+    def _watch_loop(self) -> None:
+        cap = self.limits.work_files
+        while not self._stop_watch.wait(WATCH_INTERVAL):
+            used = entries = 0
+            roots = [os.path.join(self.work, name) for name in os.listdir(self.work) if name not in self._original]
+            if self.process.uid is not None and self.level == "user":
+                roots += scratch.owned_entries(self.process.uid, self.since)
+            for root in roots:
+                try:
+                    more = scratch.measure(root, cap) if os.path.isdir(root) and not os.path.islink(root) \
+                        else (os.lstat(root).st_blocks * 512, 0)
+                except OSError:
+                    continue
+                used, entries = used + more[0], entries + more[1] + 1
+            if used > self.limits.work_bytes or entries > cap:
+                self.over_budget = (f"stopped by the grader: the notebook wrote {used >> 20} MB in {entries} files "
+                                    f"and folders; at most {self.limits.work_bytes >> 20} MB in {cap} entries are "
+                                    f"allowed (its working copy, /tmp and /dev/shm together)")
+                self.process.kill()
+                return
+
+    def facts(self) -> resources.Facts:
+        """What is known about the kernel's end, read before ``close`` removes its cgroups."""
+        process = getattr(getattr(self.manager, "provisioner", None), "process", None)
+        code = process.poll() if process is not None else None
+        memory = self.process.memcg
+        container = memcg.read_events(self.container) if self.container else {}
+        pids = self.process.cgroup
+        return resources.Facts(
+            exit_code=code, kernel_limit=memory.limit if memory else None,
+            kernel_events=memory.events() if memory else {}, container_limit=resources.container_limit(),
+            container_kills=max(0, container.get("oom_kill", 0) - self.container_kills),
+            process_limit=self.limits.processes, process_limit_hit=bool(pids and pids.limit_hit()),
+            shm=None if self.level == "bwrap" else resources.shm_size(), over_budget=self.over_budget)
+
     def close(self) -> None:
         """Stop the kernel and everything it started (nbclient has already asked it to shut down)."""
+        self._stop_watch.set()
         process = getattr(getattr(self.manager, "provisioner", None), "process", None)
         if process is not None:  # jupyter_client started it and keeps its Popen: killed here, collected there
             self.process.adopt(process.pid)
+        if self.process.memcg is not None:  # read before the kill removes the cgroup
+            self.peak, self.memory_limit = self.process.memcg.peak(), self.process.memcg.limit
         self.process.kill()
         if self.short_conn is not None:
             remove_tree(self.short_conn)

@@ -17,9 +17,15 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from grader.notebook.colab import colab_notes, setup_cell_source
 from grader.notebook.export import export_cell_source, lengths_after, log_positions, read_export, tracker_cell_source
 from grader.notebook.kernel import SandboxedKernel
+from grader.notebook.resources import explain
 from grader.threads import kernel_cell_source
 
 HEAD_LINES = 4
+# What the kernel's output may cost the grader: beyond these, output is dropped as it arrives (one note says
+# how much). Figures are a few tens of KB; a log of every batch is what the caps are for.
+CELL_OUTPUT_BYTES = 2 << 20
+NOTEBOOK_OUTPUT_BYTES = 24 << 20
+MESSAGE_BYTES = 32 << 20  # one ZMQ message larger than this is dropped by the socket itself, never received
 # (what a traceback shows, the hint added below it): causes a student can act on.
 HINTS = (
     (re.compile(r"URLError|urlopen|Name or service not known|Temporary failure in name resolution|"
@@ -64,6 +70,7 @@ class NotebookRun:
     wall_time: float = 0.0
     isolation: str = ""
     notes: list[str] = field(default_factory=list)  # Colab-only cells: reported, no points lost
+    environment: str | None = None  # the grader's setting to raise when it, not the notebook, stopped the run
     lengths: dict[int, dict] = field(default_factory=dict)  # cell index -> history list lengths after it ran
     cells_at: dict[int, int] = field(default_factory=dict)  # position in the kernel's per-cell log -> cell index
 
@@ -101,6 +108,64 @@ def with_hints(traceback: str) -> str:
     return "\n".join([traceback, *hints])
 
 
+def _size(msg: dict) -> int:
+    """Roughly what an output message will hold: its text, or the sum of its data's values."""
+    content = msg.get("content") or {}
+    if isinstance(content.get("text"), str):
+        return len(content["text"])
+    data = content.get("data") if isinstance(content.get("data"), dict) else {}
+    traceback = content.get("traceback") if isinstance(content.get("traceback"), list) else []
+    return sum(len(v) if isinstance(v, str) else 64 for v in data.values()) + sum(len(str(t)) for t in traceback)
+
+
+class BoundedClient(NotebookClient):
+    """nbclient's client, keeping at most CELL_OUTPUT_BYTES per cell and NOTEBOOK_OUTPUT_BYTES in all.
+
+    Output past a cap is dropped as it arrives (never accumulated here); ``dropped`` counts it per cell.
+    Errors are always kept (their tracebacks are cut), so a cell that raised still says why.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.used: dict[int, int] = {}
+        self.dropped: dict[int, int] = {}
+        self.total = 0
+
+    def output(self, outs, msg, display_id, cell_index):
+        size = _size(msg)
+        if msg.get("msg_type") == "error":
+            content = msg.get("content") or {}
+            if isinstance(content.get("traceback"), list):
+                content["traceback"] = [str(line)[:2000] for line in content["traceback"][-60:]]
+        elif (self.used.get(cell_index, 0) + size > CELL_OUTPUT_BYTES
+              or self.total + size > NOTEBOOK_OUTPUT_BYTES):
+            self.dropped[cell_index] = self.dropped.get(cell_index, 0) + size
+            return None
+        self.used[cell_index] = self.used.get(cell_index, 0) + size
+        self.total += size
+        return super().output(outs, msg, display_id, cell_index)
+
+    async def async_start_new_kernel_client(self):
+        # The socket drops any single message over MESSAGE_BYTES before it is read (a 400 MB print).
+        import zmq
+
+        self.km.context.setsockopt(zmq.MAXMSGSIZE, MESSAGE_BYTES)
+        return await super().async_start_new_kernel_client()
+
+
+def note_dropped(nb: nbformat.NotebookNode, dropped: dict[int, int]) -> list[str]:
+    """One stream output on each cell whose output was cut, and the notes for the results."""
+    notes = []
+    for index, size in sorted(dropped.items()):
+        if 0 <= index < len(nb.cells):
+            text = f"[the grader dropped about {size >> 10} KB of this cell's output beyond its output limit]"
+            nb.cells[index].outputs.append(nbformat.v4.new_output("stream", name="stderr", text=text + "\n"))
+    if dropped:
+        notes.append(f"output beyond the grader's limits ({CELL_OUTPUT_BYTES >> 20} MB per cell, "
+                     f"{NOTEBOOK_OUTPUT_BYTES >> 20} MB in all) was dropped: about {sum(dropped.values()) >> 10} KB")
+    return notes
+
+
 def execute(nb: nbformat.NotebookNode, kernel: SandboxedKernel, cell_timeout: float, budget: float) -> NotebookRun:
     """Run the grader's set-up cell, every student cell, then the export cell; never raises for what the
     notebook does."""
@@ -133,10 +198,11 @@ def execute(nb: nbformat.NotebookNode, kernel: SandboxedKernel, cell_timeout: fl
         run.errors.append(CellProblem(number(cell_index), _head(cell),
                                       with_hints(tb[-4000:] or "the cell raised an error")))
 
-    client = NotebookClient(nb, km=kernel.manager, timeout=max(1, math.ceil(cell_timeout)), allow_errors=True,
+    client = BoundedClient(nb, km=kernel.manager, timeout=max(1, math.ceil(cell_timeout)), allow_errors=True,
                             resources={"metadata": {"path": str(kernel.mounts["work"].source)}},
                             on_cell_start=on_start, on_cell_error=on_error, record_timing=False)
     start = time.monotonic()
+    kernel.watch()
     try:
         asyncio.run(asyncio.wait_for(client.async_execute(), timeout=budget))
     except (CellTimeoutError, asyncio.TimeoutError, TimeoutError) as exc:
@@ -152,12 +218,15 @@ def execute(nb: nbformat.NotebookNode, kernel: SandboxedKernel, cell_timeout: fl
     except DeadKernelError:
         index = current["index"]
         where = f"code cell {number(index)}" if is_student(index) else "the export"
-        run.stopped = f"the kernel died during {where} (a crash, os._exit, or a memory or process limit)"
+        death = explain(kernel.facts())
+        run.stopped = f"the kernel died during {where}: {death.cause}"
+        run.environment = death.environment
     except Exception as exc:  # noqa: BLE001 - a kernel that will not start is reported, not raised
         run.stopped = f"the notebook could not be run: {type(exc).__name__}: {str(exc)[:500]}"
     finally:
         kernel.close()
     run.wall_time = time.monotonic() - start
+    run.notes += note_dropped(nb, client.dropped)
     nb.cells = nb.cells[first:last + 1]  # the grader's cells are not part of the notebook shown
     run.notebook = nb
     run.export = read_export(kernel.mounts["export"].source)

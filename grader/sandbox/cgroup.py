@@ -118,6 +118,17 @@ class PidsCgroup:
         except OSError:
             return []
 
+    def limit_hit(self) -> bool:
+        """Whether a fork or thread was refused at the limit (pids.events ``max``), where the kernel counts it."""
+        try:
+            for line in (self.path / "pids.events").read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "max" and value.strip().isdigit():
+                    return int(value) > 0
+        except OSError:
+            pass
+        return False
+
     def kill_all(self, timeout: float = 5.0) -> None:
         """SIGKILL everything in the cgroup until it is empty, then remove it."""
         empty_and_remove(self.path, timeout)

@@ -20,10 +20,14 @@ class Limits:
     shm_bytes: int = 64 << 20         # size of its /dev/shm (a tmpfs under bwrap)
     work_bytes: int = 64 << 20        # what it may add to its working copy (and private tmp at other levels)
     work_files: int = 2000            # entries it may add there
+    memory: int = 0                   # the memory cgroup's limit; 0: derived (memory_bytes)
 
     @property
     def memory_bytes(self) -> int:
-        """The memory cgroup's limit: its address space plus every tmpfs it can fill, and some page cache."""
+        """The memory cgroup's limit: ``memory`` when set, else its address space plus every tmpfs it can fill,
+        and some page cache."""
+        if self.memory:
+            return self.memory
         return self.address_space + self.tmp_bytes + self.shm_bytes + self.work_bytes + (128 << 20)
 
     def rlimits(self) -> dict:

@@ -87,6 +87,63 @@ class MemoryCgroup:
                 continue
         return None
 
+    def events(self) -> dict[str, int]:
+        """The kernel's counters of what the limit did (v2 memory.events, v1 memory.oom_control): ``oom_kill``
+        is how many processes it killed. Read before ``kill_all``, which removes the cgroup."""
+        return read_events(self.path)
+
     def kill_all(self, timeout: float = 5.0) -> None:
         """SIGKILL everything in the cgroup until it is empty, then remove it (its charges go with it)."""
         empty_and_remove(self.path, timeout)
+
+
+def read_events(path: Path) -> dict[str, int]:
+    """``name value`` lines of memory.events (v2) or memory.oom_control (v1) under ``path``, as numbers."""
+    found: dict[str, int] = {}
+    for name in ("memory.events", "memory.oom_control"):
+        try:
+            lines = (Path(path) / name).read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            key, _, value = line.partition(" ")
+            if value.strip().isdigit():
+                found[key] = int(value)
+    return found
+
+
+def own_cgroup() -> Path | None:
+    """The memory cgroup this process runs in (the container's, under Docker), as a folder, where visible."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            root = V1_ROOT
+        elif controllers == "" and line.startswith("0::"):
+            root = V2_ROOT
+        else:
+            continue
+        folder = root / path.lstrip("/")
+        # Inside a cgroup namespace the path is "/" and the folder is the namespace's root.
+        for candidate in (folder, root):
+            if (candidate / "memory.events").exists() or (candidate / "memory.oom_control").exists():
+                return candidate
+    return None
+
+
+def limit_of(folder: Path | None) -> int | None:
+    """The memory limit (bytes) of the cgroup at ``folder``, or None when there is none."""
+    if folder is None:
+        return None
+    for name in ("memory.max", "memory.limit_in_bytes"):
+        try:
+            text = (folder / name).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < (1 << 60):  # v1 writes "no limit" as a huge page-aligned number
+            return int(text)
+        return None
+    return None
