@@ -314,6 +314,9 @@ def test_a_figure_only_saved_or_closed_is_not_in_the_outputs():
     recorded = _recorded([[HISTORY["train_losses"], HISTORY["val_losses"]]], how="saved")
     loss, _ = judge.judge_plots(CELLS[:1], None, HISTORY, recorded=recorded, cells_at={0: 0})
     assert loss.status == "failed" and "saved to 'loss.png' but never shown" in loss.output
+    image = [(0, "plt.savefig('loss.png')"), (1, "display(Image('loss.png'))")]
+    loss, _ = judge.judge_plots(image, None, HISTORY, recorded=recorded, cells_at={0: 0})
+    assert loss.status == "passed" and "shown in code cell 1" in loss.output
     earlier = _recorded([[HISTORY["train_losses"][:5], HISTORY["val_losses"][:5]]])  # later epochs appended
     loss, _ = judge.judge_plots(CELLS[:1], None, HISTORY, recorded=earlier, cells_at={0: 0})
     assert loss.status == "passed" and "2 lines of 5 points" in loss.output

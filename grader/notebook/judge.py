@@ -333,7 +333,7 @@ def judge_plots(found: list[tuple[int, str]], first_history_cell: int | None,
         return _result(key, False,
                        f"{summary}; the figure of {what} in {code(cells[0])} shows blank axes: {reasons[0]}")
 
-    if recorded is None:
+    if recorded is None or (not recorded and found):  # the kernel saw no figure: the names decide, as before
         return [by_names("loss_plot", loss, LOSSES, "train_losses / val_losses"),
                 by_names("accuracy_plot", acc, ACCURACIES, "train_accuracies / val_accuracies")]
 
@@ -370,6 +370,12 @@ def judge_plots(found: list[tuple[int, str]], first_history_cell: int | None,
                                                f"plot both in one figure")
             for figure in recorded:
                 if figure.how != "shown" and plots.showing(figure, train, val, scales) == (True, True):
+                    name = (figure.file or "").replace("\\", "/").rsplit("/", 1)[-1]
+                    shown_file = [i for i, src in found  # the saved file displayed: display(Image("loss.png"))
+                                  if name and name in src and re.search(r"\b(Image|imread|imshow|display)\s*\(", src)]
+                    if shown_file:
+                        return _result(key, True, f"{summary}; {code(figure.cell)} saved {label} to {name!r}, shown "
+                                                  f"in {code(shown_file[0])}: {figure.describe()}")
                     done = f"saved to {figure.file!r}" if figure.how == "saved" and figure.file else figure.how
                     return _result(key, False, f"{summary}; the figure of {label} in {code(figure.cell)} was {done} "
                                                f"but never shown in the outputs: call plt.show() after plotting; "
