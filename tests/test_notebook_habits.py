@@ -1,7 +1,8 @@
 """Section 2 on notebooks written the way students write them in Colab (tests/student_notebooks.py).
 
 Each is graded end to end (sandboxed kernel, export, evaluation in a clean process) on a small synthetic
-set, and each rubric item judges only its own property.
+set or, for the habits of issue 19, on the real FashionMNIST sample; each rubric item judges only its own
+property.
 """
 
 from __future__ import annotations
