@@ -10,7 +10,7 @@ from torch import nn
 
 from grader.notebook import judge
 from grader.notebook.colab import colab_notes, skipped_reason
-from grader.notebook.export import cell_digest, export_cell_source, lengths_after, read_export
+from grader.notebook.export import MODEL_FILES, cell_digest, export_cell_source, lengths_after, read_export
 from grader.notebook.run import NotebookRun, with_hints
 
 EVALUATION = {"accuracy": 0.85, "n": 1770, "input": "images", "parameterised": ["Linear", "Linear"],
@@ -137,6 +137,13 @@ class OnAnotherDevice(nn.Module):
         return self.fc(x.reshape(x.shape[0], -1) if not self.flat else x)
 
 
+def load_exported(folder, report):
+    """The exported model (our own test's), as the sandboxed evaluator loads it: torch.export or TorchScript."""
+    if report["format"] == "export":
+        return torch.export.load(str(folder / report["model"])).module()
+    return torch.jit.load(str(folder / report["model"]), map_location="cpu")
+
+
 def run_export(tmp_path, model) -> dict:
     namespace = {"model": model, **{k: list(v) for k, v in FULL.items()}}
     exec(compile(export_cell_source(str(tmp_path)), "export", "exec"), namespace)  # noqa: S102 - our own cell
@@ -145,9 +152,9 @@ def run_export(tmp_path, model) -> dict:
 
 def test_export_moves_the_model_to_the_cpu_before_tracing(tmp_path):
     report = run_export(tmp_path, OnAnotherDevice())
-    assert report["model"] == "model.pt" and report["input"] == "images", report["errors"]
+    assert report["model"] in MODEL_FILES.values() and report["input"] == "images", report["errors"]
     assert report["history"]["val_accuracies"] == [0.84] * 8
-    loaded = torch.jit.load(str(tmp_path / "model.pt"), map_location="cpu")
+    loaded = load_exported(tmp_path, report)
     assert loaded(torch.zeros(5, 1, 28, 28)).shape == (5, 10)
 
 
@@ -165,7 +172,7 @@ def test_export_grades_the_only_network_when_there_is_no_model_variable(tmp_path
     namespace = {"net": nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), "criterion": nn.CrossEntropyLoss(), **FULL}
     exec(compile(export_cell_source(str(tmp_path)), "export", "exec"), namespace)  # noqa: S102 - our own cell
     report = read_export(tmp_path)
-    assert report["model"] == "model.pt" and report["model_name"] == "net"
+    assert report["model"] in MODEL_FILES.values() and report["model_name"] == "net"
     assert "graded `net`" in judge.judge_mlp(EVALUATION, "net").output
     (tmp_path / "two").mkdir()
     namespace = {"a": nn.Linear(784, 10), "b": nn.Linear(784, 10), **FULL}
@@ -177,7 +184,7 @@ def test_export_grades_the_only_network_when_there_is_no_model_variable(tmp_path
 def test_export_of_a_model_trained_on_cuda(tmp_path):
     model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10)).cuda()
     report = run_export(tmp_path, model)
-    assert report["model"] == "model.pt" and report["trained_on"].startswith("cuda")
+    assert report["model"] in MODEL_FILES.values() and report["trained_on"].startswith("cuda")
 
 
 def test_read_export_survives_hostile_reports(tmp_path):
@@ -249,3 +256,230 @@ def test_figures_are_the_image_outputs_of_cells_that_did_not_raise():
 ])
 def test_figures_are_attributed_to_the_lists_they_show(found, first_history, expected):
     assert judge.attribute_figures(found, first_history) == expected
+
+
+# ---- issue 19: what the notebook did, not how it was written -------------------------------------------
+
+def _recorded(*figures_axes, how="shown", positions=None):
+    """Figures as the kernel's probe records them, through JSON and the judge's checks: each figure is a list of
+    axes, each axes a list of y sequences (or ("image", rows, cols))."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from grader.notebook import plots, probe
+
+    probe.figures.clear()
+    probe.log.clear()
+    for number, axes in enumerate(figures_axes):
+        probe.log[:] = [["x", {}]] * (positions[number] if positions else number)
+        fig, subplots = plt.subplots(1, len(axes), squeeze=False)
+        for ax, content in zip(subplots[0], axes):
+            for item in content:
+                if item[0] == "image":
+                    ax.imshow([[0.0] * item[2]] * item[1])
+                else:
+                    ax.plot(item)
+        probe.record(fig, how, "loss.png" if how == "saved" else None)
+        plt.close(fig)
+    report = json.loads(json.dumps(probe.report()))
+    return plots.clean_figures(report["figures"])
+
+
+HISTORY = {"train_losses": [1.0 - 0.1 * e for e in range(8)], "val_losses": [1.1 - 0.1 * e for e in range(8)],
+           "train_accuracies": [0.5 + 0.05 * e for e in range(8)],
+           "val_accuracies": [0.45 + 0.05 * e for e in range(8)]}
+CELLS = [(0, "plot_curves()"), (1, "show()"), (2, "show()")]
+
+
+def test_a_plot_counts_by_the_data_it_draws_whatever_its_cell_says():
+    percent = [[100 * v for v in HISTORY["train_accuracies"]], [100 * v for v in HISTORY["val_accuracies"]]]
+    recorded = _recorded([[HISTORY["train_losses"], HISTORY["val_losses"]]], [percent])
+    loss, acc = judge.judge_plots(CELLS[:2], None, HISTORY, recorded=recorded, cells_at={0: 0, 1: 1})
+    assert loss.status == "passed" and "code cell 0 draws train_losses / val_losses" in loss.output
+    assert "2 lines of 8 points" in loss.output
+    assert acc.status == "passed"  # drawn as percentages from lists of fractions
+
+
+def test_other_data_never_stands_in_for_the_histories():
+    iris = [[1.0 - 0.01 * e for e in range(20)], [1.2 - 0.01 * e for e in range(20)]]
+    recorded = _recorded([iris], [[("image", 10, 10)]])
+    loss, acc = judge.judge_plots(CELLS[:2], None, HISTORY, recorded=recorded, cells_at={0: 0, 1: 1})
+    assert loss.status == acc.status == "failed"
+    assert "2 lines of 20 points" in loss.output and "an image 10x10" in loss.output
+
+
+def test_a_figure_only_saved_or_closed_is_not_in_the_outputs():
+    recorded = _recorded([[HISTORY["train_losses"], HISTORY["val_losses"]]], how="saved")
+    loss, _ = judge.judge_plots(CELLS[:1], None, HISTORY, recorded=recorded, cells_at={0: 0})
+    assert loss.status == "failed" and "saved to 'loss.png' but never shown" in loss.output
+    image = [(0, "plt.savefig('loss.png')"), (1, "display(Image('loss.png'))")]
+    loss, _ = judge.judge_plots(image, None, HISTORY, recorded=recorded, cells_at={0: 0})
+    assert loss.status == "passed" and "shown in code cell 1" in loss.output
+    earlier = _recorded([[HISTORY["train_losses"][:5], HISTORY["val_losses"][:5]]])  # later epochs appended
+    loss, _ = judge.judge_plots(CELLS[:1], None, HISTORY, recorded=earlier, cells_at={0: 0})
+    assert loss.status == "passed" and "2 lines of 5 points" in loss.output
+    half = _recorded([[HISTORY["train_losses"], [0.3] * 8]])
+    loss, _ = judge.judge_plots(CELLS[:1], None, HISTORY, recorded=half, cells_at={0: 0})
+    assert loss.status == "failed" and "draws train_losses but not val_losses" in loss.output
+
+
+def test_a_figure_shown_by_a_cell_that_raised_or_without_an_image_output_does_not_count():
+    recorded = _recorded([[HISTORY["train_losses"], HISTORY["val_losses"]]])
+    loss, _ = judge.judge_plots([], None, HISTORY, recorded=recorded, cells_at={0: 0})  # no image in the outputs
+    assert loss.status == "failed"
+
+
+def test_lists_kept_inside_a_function_credit_per_epoch_curves_and_say_so():
+    history = dict.fromkeys(HISTORY)
+    recorded = _recorded([[HISTORY["train_losses"], HISTORY["val_losses"]],
+                          [HISTORY["train_accuracies"], HISTORY["val_accuracies"]]])
+    loss, acc = judge.judge_plots(CELLS[:1], None, history, recorded=recorded, cells_at={0: 0})
+    assert loss.status == acc.status == "passed"
+    assert "could not be checked" in loss.output and "two curves of 8 points" in loss.output
+    iris_only = _recorded([[HISTORY["train_losses"]]], [[("image", 10, 10)]])
+    loss, acc = judge.judge_plots(CELLS[:2], None, history, recorded=iris_only, cells_at={0: 0, 1: 1})
+    assert loss.status == acc.status == "failed" and "no figure shows two per-epoch curves" in loss.output
+
+
+def test_figures_from_the_kernel_are_rechecked():
+    from grader.notebook import plots
+
+    hostile = [{"how": "shown", "cell": 1, "axes": [{"series": [{"kind": "line", "n": 2, "y": ["a", 1]}]}]},
+               {"how": "drawn", "cell": 1}, {"how": "shown", "cell": -1}, "x",
+               {"how": "shown", "cell": 2, "file": "\x1b[31mred", "axes": [{"title": "\x00t" * 100, "series": 5}]}]
+    figures = plots.clean_figures(hostile)
+    assert [f.position for f in figures] == [1, 2] and figures[0].series == []
+    assert "\x1b" not in figures[1].file and len(figures[1].titles[1]) <= 80 and "\x00" not in figures[1].titles[1]
+    assert plots.clean_figures("nonsense") is None and plots.clean_figures([{}] * 10_000) == []
+
+
+def test_per_batch_lists_fail_the_epochs_item_with_a_reason():
+    per_batch = dict(HISTORY, train_losses=[1.0] * 435, val_losses=[1.0] * 15, train_accuracies=[0.8] * 15,
+                     val_accuracies=[0.8] * 15)
+    result = judge.judge_epochs(judge.clean_history(per_batch))
+    assert result.status == "failed" and "train_losses has 435 entries beside 15" in result.output
+    assert "one entry per batch" in result.output
+    assert judge.judge_epochs(judge.clean_history(HISTORY)).status == "passed"
+
+
+def _loss_graph(loss):
+    from grader.notebook import probe
+
+    return judge.loss_graph({"backward": json.loads(json.dumps(probe._graph(loss)))})
+
+
+def test_the_loss_actually_used_decides_the_logits_item():
+    torch.manual_seed(0)
+    x, y = torch.randn(4, 784), torch.tensor([0, 1, 2, 3])
+    logits_model = nn.Sequential(nn.Linear(784, 10))
+    softmax_model = nn.Sequential(nn.Linear(784, 10), nn.Softmax(dim=1))
+    ce = _loss_graph(nn.CrossEntropyLoss()(logits_model(x), y))
+    handwritten = _loss_graph(-torch.log(softmax_model(x).gather(1, y[:, None]).squeeze(1) + 1e-9).mean())
+    double = _loss_graph(nn.CrossEntropyLoss()(softmax_model(x), y))
+    assert judge.describe_loss(ce)[1] is False and "cross-entropy on logits" in judge.describe_loss(ce)[0]
+    assert judge.describe_loss(handwritten) == (judge.describe_loss(handwritten)[0], False)
+    assert "hand-written cross-entropy" in judge.describe_loss(handwritten)[0]
+    assert judge.describe_loss(double)[1] is True
+    probabilities = dict(EVALUATION, softmax_output=True)
+    ok = judge.judge_logits(probabilities, {"backward": {"nodes": [[n, c] for n, c in handwritten]}})
+    assert ok.status == "passed" and "hand-written" in ok.output
+    bad = judge.judge_logits(probabilities, {"backward": {"nodes": [[n, c] for n, c in double]}})
+    assert bad.status == "failed" and "remove the final softmax" in bad.output
+    given = judge.judge_logits(EVALUATION, {"cross_entropy": {"calls": 3, "last_probabilities": True}})
+    assert given.status == "failed" and "given probabilities" in given.output
+    unseen = judge.judge_logits(probabilities, None)
+    assert unseen.status == "failed" and "no training step" in unseen.output
+    assert judge.loss_graph({"backward": {"nodes": [["x", [5]]]}}) is None  # a child out of range
+    assert judge.loss_graph({"backward": {"nodes": [["<b>", []]]}}) is None
+
+
+def test_export_unwraps_compile_and_data_parallel(tmp_path):
+    inner = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+    for n, wrapped in enumerate([torch.compile(inner), nn.DataParallel(inner), nn.DataParallel(torch.compile(inner))]):
+        (tmp_path / str(n)).mkdir()
+        report = run_export(tmp_path / str(n), wrapped)
+        assert report["model"] in MODEL_FILES.values() and report["input"] == "images", report["errors"]
+        assert report["unwrapped"] and report["unwrapped"][0] in ("OptimizedModule", "DataParallel")
+    assert "inside OptimizedModule" in judge.judge_mlp(EVALUATION, None, ["OptimizedModule"]).output
+    assert "inside" not in judge.judge_mlp(EVALUATION, None, ["<script>"]).output
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+def test_export_takes_float32_images_for_a_model_in_another_dtype(tmp_path, dtype):
+    model = nn.Sequential(nn.Linear(784, 16), nn.ReLU(), nn.Linear(16, 10)).to(dtype)
+    report = run_export(tmp_path, model)
+    assert report["model"] in MODEL_FILES.values() and report["input"] == "features", report["attempts"]
+    assert report["dtype"] == str(dtype)
+    out = load_exported(tmp_path, report)(torch.rand(5, 784))
+    assert out.dtype == torch.float32 and out.shape == (5, 10)
+    note = judge.judge_accuracy(EVALUATION, [0.84], 0.82, report["dtype"]).output
+    assert f"parameters are {dtype}" in note and "no points lost" in note
+
+
+def test_colab_files_stand_in_never_raises(tmp_path):
+    import subprocess
+    import sys
+
+    from grader.sandbox.isolation import RUNTIME_DIR
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "iris.csv").write_text("a,b\n")
+    (tmp_path / "activations.py").write_text("x = 1\n")
+    script = ("from google.colab import files\nup = files.upload()\nprint(sorted(up), up['iris.csv'])\n"
+              "files.download('model.pt'); files.download(None)\n"
+              "try:\n    up['nowhere.csv']\nexcept KeyError as e:\n    print('KeyError', e)\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env={"PYTHONPATH": str(RUNTIME_DIR / "colab")}, check=True)
+    assert "['activations.py'] b'a,b\\n'" in done.stdout and "returns the submission's files" in done.stdout
+    assert "files.download('model.pt') skipped" in done.stdout and "no such file in it" in done.stdout
+    notes = colab_notes([(1, "from google.colab import files\nup = files.upload()\nfiles.download('m.pt')")])
+    assert "returns the submission's files" in notes[0] and "does nothing" in notes[0]
+
+
+def test_colab_note_never_says_no_points_lost_about_a_cell_that_failed():
+    from grader.notebook.run import CellProblem
+
+    run = NotebookRun(notes=["code cell 2 is Colab-only in part, no points lost: `files.upload()` ..."],
+                      errors=[CellProblem(2, "    up = files.upload()", "KeyError: 'x.csv'")])
+    output = judge.judge_runs(run).output
+    assert "no points lost" not in output and "the cell raised the error shown above" in output
+
+
+def test_a_missing_file_gets_the_data_layout_hint():
+    hinted = with_hints("FileNotFoundError: [Errno 2] No such file or directory: 'fashion-mnist_train.csv'")
+    assert "PA3_DATA_DIR" in hinted and "DATA_DIR" in hinted and "FashionMNIST/raw/" in hinted
+    assert "Kaggle's CSV copies" in hinted
+    assert "Kaggle" not in with_hints("FileNotFoundError: [Errno 2] No such file or directory: 'model.pt'")
+
+
+def test_probe_records_figures_as_they_are_shown_saved_or_closed(tmp_path):
+    """The probe's matplotlib hooks, in a fresh process as in the kernel (display goes through print_figure)."""
+    import subprocess
+    import sys
+
+    from grader.notebook import probe
+
+    script = f"""
+import io, json, sys, types
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+probe = types.ModuleType("_pa3_probe")
+exec(compile(open({probe.__file__!r}).read(), "pa3_probe", "exec"), probe.__dict__)
+probe._install_matplotlib()
+shown = plt.figure(); plt.plot([3, 2, 1]); plt.bar([0, 1], [5, 6]); shown.canvas.print_figure(io.BytesIO())
+saved = plt.figure(); plt.plot([1, 2]); plt.savefig({str(tmp_path / "x.png")!r})
+probe.log.append(["digest", {{}}])
+closed = plt.figure(); plt.imshow([[0, 1], [1, 0]]); plt.close(closed)
+plt.close("all")
+print(json.dumps(probe.report()))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    from grader.notebook import plots
+
+    figures = plots.clean_figures(json.loads(done.stdout.splitlines()[-1])["figures"])
+    assert [(f.how, f.position) for f in figures] == [("shown", 0), ("saved", 0), ("closed", 1)]
+    assert [(s.kind, s.y) for s in figures[0].series] == [("line", [3.0, 2.0, 1.0]), ("bars", [5.0, 6.0])]
+    assert figures[1].file.endswith("x.png") and figures[2].images == [(2, 2)]

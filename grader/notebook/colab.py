@@ -25,6 +25,9 @@ HARMLESS = {
     "uses google.colab (Drive is not needed: the files are beside the notebook)":
         re.compile(r"^\s*(?:from\s+google\.colab\b|import\s+google\.colab\b)"),
     "sets the inline plotting backend (the default here too)": re.compile(r"^\s*%matplotlib\s+inline\b"),
+    "uploads through Colab's browser (the stand-in returns the submission's files, already beside the notebook)":
+        re.compile(r"^[^#]*\bfiles\.upload\s*\("),
+    "downloads through Colab's browser (the stand-in does nothing)": re.compile(r"^[^#]*\bfiles\.download\s*\("),
 }
 _PACKAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*")
 

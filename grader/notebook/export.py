@@ -14,29 +14,28 @@ import os
 import stat
 from pathlib import Path
 
+from grader.notebook import probe
+
 HISTORY_NAMES = ("train_losses", "val_losses", "train_accuracies", "val_accuracies")
 MODEL_FILES = {"export": "model.pt2", "torchscript": "model.pt"}  # the only names the grader accepts
 HISTORY_FILE = "history.json"
 # The input layouts pa3-api.md allows, tried in this order: images as ToTensor() makes them, then flattened.
 INPUT_SHAPES = {"images": (1, 28, 28), "features": (784,)}
+# Wrappers whose .module is the network they forward to (torch.compile's is found by its _orig_mod).
+WRAPPERS = ("DataParallel", "DistributedDataParallel", "AveragedModel")
 
-# Run before the student's cells: after every cell, the lengths of the four lists (so a plot drawn before
-# the lists were filled is known to show blank axes), keyed by a digest of the cell's source.
-_TRACKER = '''
-def _pa3_track(result, _names={names!r}, _log=[]):
-    import hashlib
-    ns = get_ipython().user_ns
-    lengths = {{}}
-    for name in _names:
-        try:
-            lengths[name] = len(ns[name]) if name in ns else None
-        except Exception:
-            lengths[name] = None
-    if len(_log) < 10000:
-        _log.append([hashlib.sha1(result.info.raw_cell.encode("utf-8", "replace")).hexdigest()[:16], lengths])
+# Run before the student's cells: grader/notebook/probe.py, loaded as the module _pa3_probe (the export cell
+# reads what it recorded from sys.modules), hooked into the kernel.
+_SETUP = '''
+def _pa3_setup(source):
+    import sys, types
+    probe = types.ModuleType("_pa3_probe")
+    exec(compile(source, "pa3_probe", "exec"), probe.__dict__)
+    sys.modules["_pa3_probe"] = probe
+    probe.install(get_ipython(), {names!r})
 
-_pa3_track.log = _pa3_track.__defaults__[1]
-get_ipython().events.register("post_run_cell", _pa3_track)
+_pa3_setup({source!r})
+del _pa3_setup
 '''
 
 _EXPORT = '''
@@ -71,11 +70,11 @@ def _pa3_save(model, shape, out_dir):
 
 
 def _pa3_export(out_dir):
-    import json, math, os, torch
-    report = {{"model": None, "input": None, "history": {{}}, "errors": [], "attempts": [],
-              "trained_on": None, "cuda_visible": torch.cuda.is_available(), "lengths_after": []}}
+    import json, math, os, sys, torch
+    report = {{"model": None, "input": None, "history": {{}}, "errors": [], "attempts": [], "unwrapped": [],
+              "dtype": None, "trained_on": None, "cuda_visible": torch.cuda.is_available(), "lengths_after": []}}
     try:
-        report["lengths_after"] = list(_pa3_track.log)
+        report.update(sys.modules["_pa3_probe"].report())
     except Exception:
         pass
     ns = globals()
@@ -85,28 +84,60 @@ def _pa3_export(out_dir):
             report["history"][name] = None if value is None else [float(v) for v in value]
         except Exception as exc:
             report["errors"].append(f"{{name}}: not a list of numbers ({{type(exc).__name__}}: {{exc}})")
+
+    def unwrap(module):
+        # The network inside a wrapper that tracing refuses or that only forwards to it: torch.compile's
+        # OptimizedModule (_orig_mod), DataParallel / DistributedDataParallel / AveragedModel (.module).
+        for _ in range(8):
+            inner = getattr(module, "_orig_mod", None)
+            if not isinstance(inner, torch.nn.Module) and type(module).__name__ in {wrappers!r}:
+                inner = getattr(module, "module", None)
+            if not isinstance(inner, torch.nn.Module) or inner is module:
+                break
+            report["unwrapped"].append(type(module).__name__[:40])
+            module = inner
+        return module
+
     model = ns.get("model")
     if not isinstance(model, torch.nn.Module):
         # pa3-api.md asks for `model`; a notebook that trained exactly one network under another name
         # (net, mlp...) is graded on it, with a note, rather than failing every model item.
-        found = {{id(v): (k, v) for k, v in list(ns.items()) if not k.startswith("_")
-                 and isinstance(v, torch.nn.Module) and any(True for _ in v.parameters())}}
+        found = {{}}
+        for k, v in list(ns.items()):
+            if not k.startswith("_") and isinstance(v, torch.nn.Module) and any(True for _ in v.parameters()):
+                found.setdefault(id(unwrap(v)), (k, v))
+        report["unwrapped"] = []
         if len(found) == 1:
             report["model_name"], model = next(iter(found.values()))
     if not isinstance(model, torch.nn.Module):
         report["errors"].append(f"model: expected a torch.nn.Module, found {{type(model).__name__}}")
     else:
+        model = unwrap(model)
         try:  # where it was trained (Colab: often cuda); tracing and evaluation happen on the CPU
-            report["trained_on"] = str(next(model.parameters()).device)
+            first = next(model.parameters())
+            report["trained_on"], dtype = str(first.device), first.dtype
         except Exception:
-            pass
+            dtype = torch.float32
         try:
             model.to("cpu").eval()
         except Exception as exc:
             report["errors"].append(f"model: could not be moved to the CPU ({{type(exc).__name__}}: {{exc}})")
+        traced_model = model
+        if isinstance(dtype, torch.dtype) and dtype.is_floating_point and dtype != torch.float32:
+            # Trained in float64 (or half): the exported graph takes float32 images, casts them to the
+            # model's dtype and gives float32 logits back, so the evaluator always feeds float32.
+            class AsDtype(torch.nn.Module):
+                def __init__(self, inner, dtype):
+                    super().__init__()
+                    self.inner, self.dtype = inner, dtype
+
+                def forward(self, x):
+                    return self.inner(x.to(self.dtype)).float()
+
+            traced_model, report["dtype"] = AsDtype(model, dtype), str(dtype)
         for layout, shape in {shapes!r}.items():
             try:
-                report["format"] = _pa3_save(model, shape, out_dir)
+                report["format"] = _pa3_save(traced_model, shape, out_dir)
             except Exception as exc:
                 first = (str(exc).strip().splitlines() or [""])[0][:300]
                 report["attempts"].append(f"input (N, {{', '.join(map(str, shape))}}): "
@@ -133,18 +164,19 @@ def cell_digest(source: str) -> str:
 
 
 def tracker_cell_source() -> str:
-    """Python for the set-up cell: records the history lists' lengths after every cell."""
-    return _TRACKER.format(names=HISTORY_NAMES)
+    """Python for the set-up cell: loads grader/notebook/probe.py in the kernel and installs its hooks (the
+    history lists' lengths after every cell, the figures, the loss of the last backward pass)."""
+    return _SETUP.format(names=HISTORY_NAMES, source=Path(probe.__file__).read_text(encoding="utf-8"))
 
 
-def lengths_after(report: dict, cells: list[tuple[int, str]]) -> dict[int, dict[str, int | None]]:
-    """{cell index: {list name: its length after that cell ran, or None}} for the executed ``cells`` (index, source).
+def log_positions(report: dict, cells: list[tuple[int, str]]) -> dict[int, int]:
+    """{position in the kernel's per-cell log: cell index} for the executed ``cells`` (index, source).
 
-    The kernel's log is matched to the cells in order by digest; a cell that did not run has no entry.
+    The log is matched to the cells in order by digest; a cell that did not run has no entry.
     """
     log = report.get("lengths_after")
     log = log if isinstance(log, list) else []
-    found: dict[int, dict[str, int | None]] = {}
+    found: dict[int, int] = {}
     position = 0
     for index, source in cells:
         if not source.strip():
@@ -153,16 +185,23 @@ def lengths_after(report: dict, cells: list[tuple[int, str]]) -> dict[int, dict[
         for at in range(position, min(len(log), position + 64)):  # bounded: the log is the kernel's
             entry = log[at]
             if isinstance(entry, list) and len(entry) == 2 and entry[0] == digest and isinstance(entry[1], dict):
-                found[index] = {name: n if isinstance(n, int) and not isinstance(n, bool) else None
-                                for name in HISTORY_NAMES for n in [entry[1].get(name)]}
+                found[at] = index
                 position = at + 1
                 break
     return found
 
 
+def lengths_after(report: dict, cells: list[tuple[int, str]]) -> dict[int, dict[str, int | None]]:
+    """{cell index: {list name: its length after that cell ran, or None}} for the executed ``cells`` (index, source)."""
+    log = report.get("lengths_after")
+    return {index: {name: n if isinstance(n, int) and not isinstance(n, bool) else None
+                    for name in HISTORY_NAMES for n in [log[at][1].get(name)]}
+            for at, index in log_positions(report, cells).items()}
+
+
 def export_cell_source(out_dir: str) -> str:
     """Python for the appended cell, writing into ``out_dir`` (a path the kernel can write)."""
-    return _EXPORT.format(names=HISTORY_NAMES, shapes=INPUT_SHAPES, model_files=MODEL_FILES,
+    return _EXPORT.format(names=HISTORY_NAMES, shapes=INPUT_SHAPES, model_files=MODEL_FILES, wrappers=WRAPPERS,
                           history_file=HISTORY_FILE, out_dir=out_dir)
 
 

@@ -15,7 +15,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from grader.notebook.colab import colab_notes, setup_cell_source
-from grader.notebook.export import export_cell_source, lengths_after, read_export, tracker_cell_source
+from grader.notebook.export import export_cell_source, lengths_after, log_positions, read_export, tracker_cell_source
 from grader.notebook.kernel import SandboxedKernel
 from grader.notebook.resources import explain
 from grader.threads import kernel_cell_source
@@ -36,6 +36,15 @@ HINTS = (
                 r"CUDA driver|cuda.*is not available|Attempting to deserialize object on a CUDA device", re.I),
      "hint: grading runs on the CPU. Pick the device with "
      "device = \"cuda\" if torch.cuda.is_available() else \"cpu\" and move the model and batches with .to(device)."),
+    (re.compile(r"FileNotFoundError|No such file or directory|Dataset not found"),
+     "hint: a file or folder the notebook reads is not there in grading. The grader provides FashionMNIST as "
+     "torchvision's idx files, FashionMNIST/raw/{train,t10k}-images-idx3-ubyte and {train,t10k}-labels-idx1-ubyte, "
+     "under DATA_DIR (the PA3_DATA_DIR environment variable) and under ./data beside the notebook: load them with "
+     "torchvision.datasets.FashionMNIST(root=DATA_DIR, train=True/False, download=True). Your own files (the "
+     "Part 1 modules, data/iris.csv) are beside the notebook: read them by relative paths."),
+    (re.compile(r"(?i)fashion[-_]?mnist[^\n]{0,40}\.csv|\.csv[^\n]{0,80}(?:FileNotFound|No such file)"),
+     "hint: Kaggle's CSV copies of FashionMNIST (fashion-mnist_train.csv, fashion-mnist_test.csv) are not "
+     "provided in grading, only the idx files above; torchvision.datasets.FashionMNIST(root=DATA_DIR) reads them."),
     (re.compile(r"/content/"),
      "hint: /content and Google Drive exist only in Colab; read files relative to the notebook "
      "(for example data/iris.csv) or from DATA_DIR."),
@@ -63,6 +72,7 @@ class NotebookRun:
     notes: list[str] = field(default_factory=list)  # Colab-only cells: reported, no points lost
     environment: str | None = None  # the grader's setting to raise when it, not the notebook, stopped the run
     lengths: dict[int, dict] = field(default_factory=dict)  # cell index -> history list lengths after it ran
+    cells_at: dict[int, int] = field(default_factory=dict)  # position in the kernel's per-cell log -> cell index
 
     @property
     def completed(self) -> bool:
@@ -220,6 +230,7 @@ def execute(nb: nbformat.NotebookNode, kernel: SandboxedKernel, cell_timeout: fl
     nb.cells = nb.cells[first:last + 1]  # the grader's cells are not part of the notebook shown
     run.notebook = nb
     run.export = read_export(kernel.mounts["export"].source)
-    run.lengths = lengths_after(run.export, [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"])
+    code = [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    run.lengths, run.cells_at = lengths_after(run.export, code), log_positions(run.export, code)
     return run
 
