@@ -25,6 +25,9 @@ def _preview(array: np.ndarray) -> str:
     return values[:-1] + (" ...]" if flat.size > 6 else "]")
 
 
+preview = _preview  # a few values of an array, as messages show them
+
+
 def fail(what: str, problem: str, hint: str = "", **lines: str) -> None:
     message = f"{what}: {problem}"
     for label, text in lines.items():

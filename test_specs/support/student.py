@@ -17,6 +17,7 @@ class Student:
         self.sources = sources
         self.problems = problems
         self._layer_activation: str | None = None
+        self._broken: list[str] | None = None
 
     def layer_activation(self) -> str:
         """"relu" when the student's ReLU is right, else the provided "linear".
@@ -33,6 +34,16 @@ class Student:
                 ok = False
             self._layer_activation = "relu" if ok else "linear"
         return self._layer_activation
+
+    def broken_members(self) -> list[str]:
+        """The student's own members, among those the model runs, that fail a quick probe on fixed inputs.
+
+        End-to-end checks (Iris) run on the student's own members; one is charged to the model only when
+        every member it relies on answers right here, so a bug in a layer is not charged a second time.
+        """
+        if self._broken is None:
+            self._broken = [name for name, probe in PROBES.items() if not _passes(probe, self)]
+        return self._broken
 
     def relu(self):
         return self.sb.new("activations", "ReLU")
@@ -106,3 +117,59 @@ class Student:
             fail(member, "loops over the rows of the mini-batch; it must be vectorised",
                  "use whole-array NumPy operations (broadcasting, sum(axis=...), @) instead of a Python loop",
                  found="\n" + "\n".join(f"    {f}" for f in findings))
+
+
+# ---- quick probes of the members the model relies on (the contract's one-line formulas) -----------------
+
+_Z = np.array([[-1.5, 2.0, 0.5], [300.0, -0.25, 299.0]])  # rows of very different scales
+_D = np.array([[1.0, -2.0, 0.5], [0.25, 3.0, -1.0]])
+_Y = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+_P = np.array([[0.2, 0.5, 0.3], [0.6, 0.1, 0.3]])
+
+
+def _softmax(Z):
+    e = np.exp(Z - Z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _close(got, expected) -> bool:
+    return isinstance(got, np.ndarray) and got.shape == expected.shape and bool(np.allclose(got, expected))
+
+
+def _probe_relu(s):
+    relu = s.relu()
+    return _close(relu.call("forward", _Z), np.maximum(_Z, 0)) and _close(relu.call("backward", _Z, _D), _D * (_Z > 0))
+
+
+def _probe_softmax(s):
+    sm, Y = s.softmax(), _softmax(_Z)
+    return _close(sm.call("forward", _Z), Y) and _close(
+        sm.call("backward", _Z, _D), Y * (_D - np.sum(Y * _D, axis=1, keepdims=True)))
+
+
+def _probe_loss(s):
+    loss, m = s.cross_entropy(), _Y.shape[0]
+    value = loss.call("forward", _Y, _P)
+    return (np.isclose(float(np.asarray(value)), -np.sum(_Y * np.log(_P)) / m, rtol=1e-6)
+            and _close(loss.call("backward", _Y, _P), -_Y / _P / m))
+
+
+def _probe_layer(s):
+    X, W, b = _D, np.array([[1.0, -0.5], [0.25, 2.0], [-1.0, 0.5]]), np.array([[0.5, -1.0]])
+    layer = s.layer_with(W, b, "linear")
+    if not _close(layer.call("forward", X), X @ W + b):
+        return False
+    dX = layer.call("backward", _P[:, :2])
+    return (_close(dX, _P[:, :2] @ W.T) and _close(layer.get("gradients", "W"), X.T @ _P[:, :2])
+            and _close(layer.get("gradients", "b"), _P[:, :2].sum(axis=0, keepdims=True)))
+
+
+PROBES = {"ReLU": _probe_relu, "SoftMax": _probe_softmax, "CrossEntropyLoss": _probe_loss,
+          "FullyConnectedLayer": _probe_layer}
+
+
+def _passes(probe, student) -> bool:
+    try:
+        return bool(probe(student))
+    except Exception:  # noqa: BLE001 - any failure means the member is not usable end to end
+        return False
