@@ -119,17 +119,22 @@ class Student:
                  found="\n" + "\n".join(f"    {f}" for f in findings))
 
 
-# ---- quick probes of the members the model relies on (the contract's one-line formulas) -----------------
+# ---- quick probes of the members the model relies on: hand-checked values, no working formula -----------
 
-_Z = np.array([[-1.5, 2.0, 0.5], [300.0, -0.25, 299.0]])  # rows of very different scales
-_D = np.array([[1.0, -2.0, 0.5], [0.25, 3.0, -1.0]])
-_Y = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
-_P = np.array([[0.2, 0.5, 0.3], [0.6, 0.1, 0.3]])
-
-
-def _softmax(Z):
-    e = np.exp(Z - Z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+_RELU_Z = np.array([[-1.5, 2.0, 0.5], [3.0, -0.25, -4.0]])
+_RELU_D = np.arange(1.0, 7.0).reshape(2, 3)
+# Row 1: probabilities 1/6, 1/3, 1/2, shifted by 500 (a batch-wide maximum underflows row 2); row 2: uniform.
+_SM_Z = np.log(np.array([[1.0, 2.0, 3.0], [4.0, 4.0, 4.0]])) + np.array([[500.0], [0.0]])
+_SM_Y = np.array([[1 / 6, 1 / 3, 1 / 2], [1 / 3, 1 / 3, 1 / 3]])
+_SM_D = np.array([[1.0, 0.0, 0.0], [0.0, 3.0, 0.0]])
+_SM_DZ = np.array([[5 / 36, -1 / 18, -1 / 12], [-1 / 3, 2 / 3, -1 / 3]])
+_CE_Y, _CE_P = np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([[0.5, 0.5], [0.25, 0.75]])
+_CE_L, _CE_G = -(np.log(0.5) + np.log(0.75)) / 2, np.array([[-1.0, 0.0], [0.0, -2 / 3]])
+_FC_X, _FC_W, _FC_B = np.array([[1.0, 2.0], [-1.0, 3.0]]), np.array([[1.0, 0.0, -1.0], [0.0, 1.0, 1.0]]), \
+    np.array([[0.5, 0.0, -2.0]])
+_FC_Z = np.array([[1.5, 2.0, -1.0], [-0.5, 3.0, 2.0]])
+_FC_DW, _FC_DB, _FC_DX = np.array([[0.0, 0.0, 0.0], [5.0, 5.0, 5.0]]), np.array([[2.0, 2.0, 2.0]]), \
+    np.array([[0.0, 2.0], [0.0, 2.0]])
 
 
 def _close(got, expected) -> bool:
@@ -138,30 +143,29 @@ def _close(got, expected) -> bool:
 
 def _probe_relu(s):
     relu = s.relu()
-    return _close(relu.call("forward", _Z), np.maximum(_Z, 0)) and _close(relu.call("backward", _Z, _D), _D * (_Z > 0))
+    return (_close(relu.call("forward", _RELU_Z), _RELU_Z * (_RELU_Z > 0))
+            and _close(relu.call("backward", _RELU_Z, _RELU_D), _RELU_D * (_RELU_Z > 0)))
 
 
 def _probe_softmax(s):
-    sm, Y = s.softmax(), _softmax(_Z)
-    return _close(sm.call("forward", _Z), Y) and _close(
-        sm.call("backward", _Z, _D), Y * (_D - np.sum(Y * _D, axis=1, keepdims=True)))
+    softmax = s.softmax()
+    return _close(softmax.call("forward", _SM_Z), _SM_Y) and _close(softmax.call("backward", _SM_Z, _SM_D), _SM_DZ)
 
 
 def _probe_loss(s):
-    loss, m = s.cross_entropy(), _Y.shape[0]
-    value = loss.call("forward", _Y, _P)
-    return (np.isclose(float(np.asarray(value)), -np.sum(_Y * np.log(_P)) / m, rtol=1e-6)
-            and _close(loss.call("backward", _Y, _P), -_Y / _P / m))
+    loss = s.cross_entropy()
+    value = np.asarray(loss.call("forward", _CE_Y, _CE_P), dtype=np.float64)
+    return value.size == 1 and np.isclose(value.reshape(()), _CE_L) and _close(loss.call("backward", _CE_Y, _CE_P),
+                                                                               _CE_G)
 
 
 def _probe_layer(s):
-    X, W, b = _D, np.array([[1.0, -0.5], [0.25, 2.0], [-1.0, 0.5]]), np.array([[0.5, -1.0]])
-    layer = s.layer_with(W, b, "linear")
-    if not _close(layer.call("forward", X), X @ W + b):
+    layer = s.layer_with(_FC_W, _FC_B, "linear")
+    if not _close(layer.call("forward", _FC_X), _FC_Z):
         return False
-    dX = layer.call("backward", _P[:, :2])
-    return (_close(dX, _P[:, :2] @ W.T) and _close(layer.get("gradients", "W"), X.T @ _P[:, :2])
-            and _close(layer.get("gradients", "b"), _P[:, :2].sum(axis=0, keepdims=True)))
+    dX = layer.call("backward", np.ones((2, 3)))
+    return (_close(dX, _FC_DX) and _close(layer.get("gradients", "W"), _FC_DW)
+            and _close(layer.get("gradients", "b"), _FC_DB))
 
 
 PROBES = {"ReLU": _probe_relu, "SoftMax": _probe_softmax, "CrossEntropyLoss": _probe_loss,
