@@ -283,8 +283,16 @@ def test_model_predict(student, rng, iris_run, set_score=None):
         if not value < np.log(3):
             fail("Iris test loss", f"{value:.3f} is no better than guessing (ln 3 = {np.log(3):.3f})", END_TO_END)
 
+    def leaves_inputs():
+        collab = doubled(student, model, problem)
+        _, (X_after, Y_after) = collab.run(member, lambda: model.call_echo("predict", problem.X.copy(),
+                                                                           problem.Y.copy()))
+        assert_unchanged(problem.X, X_after, "NeuralNetworkModel.predict (X)")
+        assert_unchanged(problem.Y, Y_after, "NeuralNetworkModel.predict (Y)")
+
     checks.check(2, "returns a pair (Y_hat, loss)", pair)
-    checks.check(4, "Y_hat is the network's output", output)
+    checks.check(3, "Y_hat is the network's output", output)
     checks.check(3, "loss is the loss of (Y, Y_hat)", loss)
+    checks.check(1, "leaves X and Y unmodified", leaves_inputs)
     end_to_end(checks, student, "Iris: after training, the test loss beats guessing", iris_loss)
     checks.finish()

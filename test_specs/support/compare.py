@@ -108,16 +108,17 @@ def mistake_hint(got: np.ndarray, mistakes: dict[str, np.ndarray] | None) -> str
 
 def assert_close(actual: object, expected: np.ndarray, what: str, hint: str = "",
                  rtol: float = 1e-6, atol: float = 1e-9, batch: int | None = None,
-                 mistakes: dict[str, np.ndarray] | None = None) -> None:
+                 mistakes: dict[str, np.ndarray] | None = None, nan_hint: str = "") -> None:
     """``actual`` equals ``expected``. The hint shown is the one the values support: a known mistake's
     (``mistakes``: hint -> what that mistake gives), a sign or batch-size factor, else ``hint`` (the
-    contract's formula), which the caller passes only where it is never misleading."""
+    contract's formula), which the caller passes only where it is never misleading; ``nan_hint`` is shown
+    only when the values hold inf or nan."""
     expected = np.asarray(expected, dtype=np.float64)
     got = as_array(actual, expected.shape, what)
     if not np.all(np.isfinite(got)) and np.all(np.isfinite(expected)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(got))[0])
-        fail(what, "contains inf or nan", mistake_hint(got, mistakes) or "look for overflow in exp or a division "
-             "by zero",
+        fail(what, "contains inf or nan", mistake_hint(got, mistakes) or nan_hint or "look for overflow in exp or "
+             "a division by zero",
              expected=_preview(expected), got=_preview(got), where=f"first at index {list(bad)}")
     diff = np.abs(got - expected)
     if np.all(diff <= atol + rtol * np.abs(expected)):
@@ -171,5 +172,6 @@ def assert_gradient(analytic: object, numeric: np.ndarray, what: str, hint: str 
 
 def assert_unchanged(before: np.ndarray, after: object, what: str) -> None:
     if not isinstance(after, np.ndarray) or after.shape != before.shape or not np.array_equal(after, before):
-        fail(what, "your code modified its input array in place", "work on a copy (e.g. np.maximum(Z, 0)) "
-             "instead of writing into the argument", before=_preview(before), after=_preview(np.asarray(after)))
+        fail(what, "your code modified its input array in place", "work on a new array: an assignment into the "
+             "argument (A[...] = ..., A += ...) changes the caller's array", before=_preview(before),
+             after=_preview(np.asarray(after)))
