@@ -76,13 +76,42 @@ def check_iris_accuracy(run):
         fail("Iris end to end", f"test accuracy {accuracy:.3f} is below {IRIS_MIN_ACCURACY}", END_TO_END)
 
 
-def end_to_end(checks, student, label, fn, *args) -> None:
-    """The Iris check, weight 1, charged only when the members it runs pass their probes."""
-    broken = student.broken_members()
+def end_to_end(checks, student, label, fn, *args, others: tuple[str, ...] = ()) -> None:
+    """The Iris check, weight 1, charged only when the members it runs pass their probes, the model's
+    ``others`` ("forward", "backward") included."""
+    broken = student.broken_members() + [f"NeuralNetworkModel.{m}" for m in others if not model_method_works(
+        student, m)]
     if broken:
         checks.not_charged(label, f"it runs your own {', '.join(broken)}, which fail their own tests (see there)")
     else:
         checks.check(1, label, fn, *args)
+
+
+def model_method_works(student, method: str) -> bool:
+    """The model's forward or backward, on doubles, passes its main checks (probed once per grading)."""
+    key = ("model method works", method)
+    if key not in student.memo:
+        problem = Problem(np.random.default_rng(0), 4)
+        try:
+            model = student.model(SIZES, ACTIVATIONS, seed=0)
+            collab = doubled(student, model, problem)
+            member = f"NeuralNetworkModel.{method}"
+            if method == "forward":
+                got = collab.run(member, lambda: model.call("forward", problem.X))
+                assert_known(collab, got, "layer 2's output (the network's output)", member, "")
+                collab.expect_calls(member, [("layer 1", "forward", ["the model's input X"]),
+                                             ("layer 2", "forward", ["layer 1's output"])], only=("forward",),
+                                    among=("layer 1", "layer 2"))
+            else:
+                got = collab.run(member, lambda: model.call("backward", problem.Y, problem.P))
+                assert_scalar(got, problem.L, member)
+                collab.expect_calls(member, [("layer 2", "backward", ["dL/d(out), what loss.backward returns"]),
+                                             ("layer 1", "backward", ["what layer 2's backward returned"])],
+                                    only=("backward",), among=("layer 1", "layer 2"))
+            student.memo[key] = True
+        except Exception:  # noqa: BLE001 - any failure: that method is not usable end to end
+            student.memo[key] = False
+    return student.memo[key]
 
 
 class Problem:
@@ -110,7 +139,9 @@ class Problem:
                             call("backward", [self.dH], self.dX, {"gradients": grads[SIZES[0]]})],
                 "layer 2": [call("forward", [self.H], self.P),
                             call("backward", [self.dP], self.dH, {"gradients": grads[SIZES[1]]})],
-                "loss": [call("forward", [self.Y, self.P], self.L), call("backward", [self.Y, self.P], self.dP)]}
+                "loss": [call("forward", [self.Y, self.P], self.L), call("backward", [self.Y, self.P], self.dP)],
+                "model.forward": [call("forward", [self.X], self.P)],
+                "model.backward": [call("backward", [self.Y, self.P], self.L)]}
 
     def attrs(self) -> dict[str, dict]:
         layer = lambda n_in, n_out: {"n_in": n_in, "n_out": n_out,  # noqa: E731
@@ -120,11 +151,15 @@ class Problem:
         return {"layer 1": layer(4, SIZES[0]), "layer 2": layer(SIZES[0], SIZES[1])}
 
 
-def doubled(student, model, problem: Problem) -> Collaborators:
-    """Fresh doubles in place of the model's layers and loss."""
+def doubled(student, model, problem: Problem, own_methods: bool = False) -> Collaborators:
+    """Fresh doubles in place of the model's layers and loss (and, with ``own_methods``, of its own forward and
+    backward, so that predict is judged apart from them)."""
     collab = Collaborators(student, problem.scripts(), problem.attrs(), problem.known())
     model.set("layers", value=[collab.handle("layer 1"), collab.handle("layer 2")])
     model.set("loss", value=collab.handle("loss"))
+    if own_methods:
+        model.set("forward", value=collab.handle("model.forward"))
+        model.set("backward", value=collab.handle("model.backward"))
     return collab
 
 
@@ -182,7 +217,7 @@ def test_model_forward(student, rng, iris_run, set_score=None):
     checks.check(1, "works for a batch of 1", batch_one)
     checks.check(1, "leaves X unmodified", leaves_input)
     end_to_end(checks, student, f"Iris: trained model reaches >= {IRIS_MIN_ACCURACY:.0%} test accuracy (measured by "
-               "the grader)", check_iris_accuracy, iris_run)
+               "the grader)", check_iris_accuracy, iris_run, others=("backward",))
     checks.finish()
 
 
@@ -236,7 +271,8 @@ def test_model_backward(student, rng, iris_run, set_score=None):
     checks.check(2, "starts at the last layer with dL/d(out) from the loss", last_layer_first)
     checks.check(3, "calls each layer's backward once, in reverse order, passing each result on", chain)
     checks.check(1, "leaves target and out unmodified", leaves_inputs)
-    end_to_end(checks, student, "Iris: training with these gradients halves the training loss", training_lowers_loss)
+    end_to_end(checks, student, "Iris: training with these gradients halves the training loss", training_lowers_loss,
+               others=("forward",))
     checks.finish()
 
 
@@ -252,7 +288,7 @@ def test_model_predict(student, rng, iris_run, set_score=None):
     result = {}
 
     def pair():
-        collab = doubled(student, model, problem)
+        collab = doubled(student, model, problem, own_methods=True)
         got = collab.run(member, lambda: model.call("predict", problem.X, problem.Y))
         if not (isinstance(got, (tuple, list)) and len(got) == 2):
             fail("predict", "expected a pair (Y_hat, loss)", "return Y_hat, loss", got=describe(got))
@@ -284,7 +320,7 @@ def test_model_predict(student, rng, iris_run, set_score=None):
             fail("Iris test loss", f"{value:.3f} is no better than guessing (ln 3 = {np.log(3):.3f})", END_TO_END)
 
     def leaves_inputs():
-        collab = doubled(student, model, problem)
+        collab = doubled(student, model, problem, own_methods=True)
         _, (X_after, Y_after) = collab.run(member, lambda: model.call_echo("predict", problem.X.copy(),
                                                                            problem.Y.copy()))
         assert_unchanged(problem.X, X_after, "NeuralNetworkModel.predict (X)")
@@ -294,5 +330,6 @@ def test_model_predict(student, rng, iris_run, set_score=None):
     checks.check(3, "Y_hat is the network's output", output)
     checks.check(3, "loss is the loss of (Y, Y_hat)", loss)
     checks.check(1, "leaves X and Y unmodified", leaves_inputs)
-    end_to_end(checks, student, "Iris: after training, the test loss beats guessing", iris_loss)
+    end_to_end(checks, student, "Iris: after training, the test loss beats guessing", iris_loss,
+               others=("forward", "backward"))
     checks.finish()

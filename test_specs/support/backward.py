@@ -56,8 +56,14 @@ def gradient(layer, name: str):
     """``layer.gradients[name]``, or a failure showing the keys the student's layer used."""
     grads = layer.get("gradients")
     if isinstance(grads, dict):
+        extra = [k for k in grads if k not in ("W", "b")]
+        value = grads.get(name)
+        if name in grads and extra and isinstance(value, np.ndarray) and value.size and not np.any(value):
+            fail(f"gradients['{name}']", f"gradients['{name}'] still holds the zeros that _init_parameters put there; "
+                 f"your backward stored gradients under other keys", f"store it as self.gradients['{name}'], the "
+                 "contract's key (the optimizer reads only 'W' and 'b')", got=f"keys {list(grads)}")
         if name in grads:
-            return grads[name]
+            return value
         fail(f"gradients['{name}']", f"your layer's gradients have no key '{name}'",
              f"store it as self.gradients['{name}'], the contract's key", got=f"keys {list(grads)}")
     if getattr(grads, "type_name", None) is None:

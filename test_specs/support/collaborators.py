@@ -33,7 +33,9 @@ class Collaborators:
             script: dict[str, list] = {}
             for method, args, result, sets in calls:
                 script.setdefault(method, []).append([args, result, sets])
-            specs.append({"label": label, "script": script, "attrs": (attrs or {}).get(label, {})})
+            # a double standing for one method (label "model.backward") answers a plain call as that method
+            call_as = label.rsplit(".", 1)[1] if "." in label else "forward"
+            specs.append({"label": label, "script": script, "attrs": (attrs or {}).get(label, {}), "call_as": call_as})
         self.journal, doubles = student.sb.doubles(specs)
         self.doubles = dict(zip(scripts, doubles))
         self.known = dict(known or {})  # arrays the messages can name: "the model's input X", ...
@@ -68,8 +70,8 @@ class Collaborators:
             raise SpecFailure(f"{member}: called {last['who']}.{last['method']}({args}), which the contract does "
                               f"not lead to here\n  calls made: {self.summary()}") from None
 
-    def summary(self) -> str:
-        return ", ".join(f"{c['who']}.{c['method']}" for c in self.calls()) or "none"
+    def summary(self, calls: list[dict] | None = None) -> str:
+        return " -> ".join(f"{c['who']}.{c['method']}" for c in (self.calls() if calls is None else calls)) or "none"
 
     def expect_calls(self, member: str, expected: list[tuple[str, str, list[str]]], hint: str = "",
                      only: tuple[str, ...] = ("forward", "backward"), among: tuple[str, ...] | None = None,
@@ -80,11 +82,11 @@ class Collaborators:
         for i, (who, method, arg_names) in enumerate(expected):
             if i >= len(made):
                 fail(member, f"{who}.{method} was never called", hint,
-                     expected=" -> ".join(f"{w}.{m}" for w, m, _ in expected), got=self.summary())
+                     expected=" -> ".join(f"{w}.{m}" for w, m, _ in expected), got=self.summary(made))
             got = made[i]
             if (got["who"], got["method"]) != (who, method):
                 fail(member, f"call {i + 1} went to {got['who']}.{got['method']}, expected {who}.{method}", hint,
-                     expected=" -> ".join(f"{w}.{m}" for w, m, _ in expected), got=self.summary())
+                     expected=" -> ".join(f"{w}.{m}" for w, m, _ in expected), got=self.summary(made))
             for position, name in enumerate(arg_names):
                 passed = got["args"][position] if position < len(got["args"]) else None
                 if passed is None or self.name_of(passed) != name:
@@ -93,4 +95,4 @@ class Collaborators:
         if len(made) > len(expected) and not prefix:
             extra = made[len(expected)]
             fail(member, f"{extra['who']}.{extra['method']} was called again", hint,
-                 expected=" -> ".join(f"{w}.{m}" for w, m, _ in expected), got=self.summary())
+                 expected=" -> ".join(f"{w}.{m}" for w, m, _ in expected), got=self.summary(made))

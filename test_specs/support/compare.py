@@ -54,6 +54,8 @@ def value_hint(got: np.ndarray, expected: np.ndarray, batch: int | None = None, 
     spread = 1e-5 * float(np.max(np.abs(expected)))
     if not np.allclose(got, ratio * expected, rtol=1e-5, atol=spread) or np.isclose(ratio, 1.0):
         return ""
+    if np.isclose(ratio, 0.0):
+        return ""
     if np.isclose(ratio, -1.0):
         return "your values have the opposite sign: check the sign of the formula"
     if batch and batch > 1 and np.isclose(ratio, 1 / batch):

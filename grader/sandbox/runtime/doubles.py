@@ -46,14 +46,15 @@ def _matches(got, expected):
 
 
 class Double:
-    """Answers ``forward``/``backward`` (and ``__call__`` as ``forward``) from ``script``.
+    """Answers ``forward``/``backward`` (and ``__call__`` as ``call_as``: a model's own method is a double too)
+    from ``script``.
 
     script: {method: [[expected args], result, {attribute: value to set}]...}; attrs: plain attributes
     (parameters, gradients, n_out...) a caller may read.
     """
 
-    def __init__(self, label, script, journal, attrs=None):
-        self._label, self._script, self._journal = label, script, journal
+    def __init__(self, label, script, journal, attrs=None, call_as="forward"):
+        self._label, self._script, self._journal, self._call_as = label, script, journal, call_as
         for name, value in (attrs or {}).items():
             setattr(self, name, value)
 
@@ -79,10 +80,11 @@ class Double:
         return self._answer("backward", args)
 
     def __call__(self, *args):
-        return self._answer("forward", args)
+        return self._answer(self._call_as, args)
 
 
 def make(specs):
     """The doubles of one test, sharing a journal: (journal, [double, ...])."""
     journal = Journal()
-    return journal, [Double(s["label"], s["script"], journal, s.get("attrs")) for s in specs]
+    return journal, [Double(s["label"], s["script"], journal, s.get("attrs"), s.get("call_as", "forward"))
+                     for s in specs]
