@@ -166,11 +166,11 @@ REAL = {
     "bias_gradient_1d": (
         {"layers.py": [('self.gradients["b"] = dLdZ.sum(axis=0, keepdims=True)',
                         'self.gradients["b"] = np.sum(dLdZ, axis=0)')]},
-        {"FullyConnectedLayer.backward": 6}, {"FullyConnectedLayer.backward": "keepdims=True"}),
+        {"FullyConnectedLayer.backward": 7}, {"FullyConnectedLayer.backward": "keepdims=True"}),
     "bias_gradient_batch_mean": (
         {"layers.py": [('self.gradients["b"] = dLdZ.sum(axis=0, keepdims=True)',
                         'self.gradients["b"] = np.mean(dLdZ, axis=0).reshape(1, -1)')]},
-        {"FullyConnectedLayer.backward": 6}, {"FullyConnectedLayer.backward": "sum over the batch where you take"}),
+        {"FullyConnectedLayer.backward": 5}, {"FullyConnectedLayer.backward": "sum over the batch where you take"}),
     "softmax_batch_wide_max": (
         {"activations.py": [("exps = np.exp(Z - Z.max(axis=1, keepdims=True))", "exps = np.exp(Z - np.max(Z))")]},
         {"SoftMax.forward": 1}, {"SoftMax.forward": "each row's own maximum"}),
@@ -195,7 +195,7 @@ REAL = {
                        ('X, Z = self.cache["X"], self.cache["Z"]', 'X, Z = self.cache["input"], self.cache["z"]'),
                        ('self.gradients["b"] = dLdZ.sum(axis=0, keepdims=True)',
                         'self.gradients["b"] = dLdZ.mean(axis=0, keepdims=True)')]},
-        {"FullyConnectedLayer.forward": 1, "FullyConnectedLayer.backward": 6},
+        {"FullyConnectedLayer.forward": 1, "FullyConnectedLayer.backward": 5},
         {"FullyConnectedLayer.backward": "sum over the batch where you take the mean"}),
     "activation_backward_as_elementwise_derivative": (
         {"layers.py": [("dLdZ = self.activation.backward(Z, dLdY)",
@@ -212,10 +212,13 @@ REAL = {
     "gradient_under_another_key": (
         {"layers.py": [('self.gradients["b"] = dLdZ.sum(axis=0, keepdims=True)',
                         'self.gradients["db"] = dLdZ.sum(axis=0, keepdims=True)')]},
-        {"FullyConnectedLayer.backward": 7}, {"FullyConnectedLayer.backward": "no key 'b'"}),
+        {"FullyConnectedLayer.backward": 7}, {"FullyConnectedLayer.backward": "stored gradients under other keys"}),
     "model_correct_on_broken_layers": (
         {"layers.py": [('return dLdZ @ self.parameters["W"].T', 'return dLdZ @ self.parameters["W"]')]},
-        {"FullyConnectedLayer.backward": 0}, {}),
+        {"FullyConnectedLayer.backward": 13}, {"FullyConnectedLayer.backward": "ValueError"}),
+    "loss_mean_over_every_entry": (
+        {"loss.py": [("return -np.sum(Y * np.log(Y_hat)) / m", "return -np.mean(Y * np.log(Y_hat))")]},
+        {"CrossEntropyLoss.forward": 8}, {"CrossEntropyLoss.forward": "divide by the batch size m only"}),
     "model_backward_inline_loss_gradient": (
         {"model.py": [("dL = self.loss.backward(target, out)", "dL = -target / out / target.shape[0]")]}, {}, {}),
     "predict_through_backward": (
@@ -223,9 +226,9 @@ REAL = {
         {}, {}),
     "model_backward_forward_order": (
         {"model.py": [("for layer in reversed(self.layers):", "for layer in self.layers:")]},
-        {"NeuralNetworkModel.backward": 5}, {"NeuralNetworkModel.backward": "call 1 went to layer 1.backward"}),
+        {"NeuralNetworkModel.backward": 6}, {"NeuralNetworkModel.backward": "call 1 went to layer 1.backward"}),
     "model_forward_skips_the_last_layer": (
         {"model.py": [("        for layer in self.layers:\n            X = layer.forward(X)",
                        "        for layer in self.layers[:-1]:\n            X = layer.forward(X)")]},
-        {"NeuralNetworkModel.forward": 7}, {"NeuralNetworkModel.forward": "returned layer 1's output"}),
+        {"NeuralNetworkModel.forward": 9}, {"NeuralNetworkModel.forward": "returned layer 1's output"}),
 }

@@ -297,4 +297,4 @@ def test_real_world_variant_costs_exactly_its_members_points(workdir, name):
         outputs = "\n".join(t.output for t in result.tests if t.name.startswith(member + ":") and t.score < t.max_score)
         assert text in outputs, outputs
     shown = "\n".join(t.output for t in result.tests)
-    assert "Remote" not in shown and "in the sandbox>" not in shown and "DoubleMismatch" not in shown
+    assert "Remote" not in shown and "in the sandbox>" not in shown and "UnexpectedCall" not in shown

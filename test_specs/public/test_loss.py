@@ -20,7 +20,9 @@ def loss_mistakes(Y_, P) -> dict[str, float]:
     m = Y_.shape[0]
     return {"only the true class's probability counts: use Y * log(Y_hat), not log(Y_hat) alone":
             float(-np.sum(np.log(P)) / m),
-            "the loss is minus the mean of Y * log(Y_hat): check the sign": float(np.sum(Y_ * np.log(P)) / m)}
+            "the loss is minus the mean of Y * log(Y_hat): check the sign": float(np.sum(Y_ * np.log(P)) / m),
+            "np.mean over every entry divides by m * k: sum over the classes, then divide by the batch size m only":
+            float(-np.mean(Y_ * np.log(P)))}
 
 
 def one_hot_batch(rng, m, k):

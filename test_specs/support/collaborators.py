@@ -15,7 +15,7 @@ import numpy as np
 from grader.sandbox.errors import StudentRaised
 from test_specs.support.compare import SpecFailure, fail, preview
 
-MISMATCH = "DoubleMismatch"
+MISMATCH = "UnexpectedCall"
 
 
 def call(what: str, args: list, result, sets: dict | None = None) -> tuple[str, list, object, dict]:

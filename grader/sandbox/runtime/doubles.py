@@ -12,7 +12,7 @@ import numpy as np
 MAX_JOURNAL = 200  # calls kept: a member that loops on its collaborators still ends with a bounded record
 
 
-class DoubleMismatch(Exception):
+class UnexpectedCall(Exception):
     """A double was called with arguments its script does not hold (the grader explains from the journal)."""
 
 
@@ -45,7 +45,7 @@ def _matches(got, expected):
     return got == expected
 
 
-class Double:
+class StandIn:
     """Answers ``forward``/``backward`` (and ``__call__`` as ``call_as``: a model's own method is a double too)
     from ``script``.
 
@@ -64,7 +64,7 @@ class Double:
         self._journal.record(self._label, method, args)
         entries = self._script.get(method, [])
         if not entries:
-            raise DoubleMismatch(f"{self._label}.{method} was called, which the test did not expect")
+            raise UnexpectedCall(f"{self._label}.{method} was called, which the test did not expect")
         chosen = next((e for e in entries if len(e[0]) == len(args) and all(map(_matches, args, e[0]))), None)
         if chosen is None:
             shape = getattr(args[0], "shape", None) if args else None
@@ -86,5 +86,5 @@ class Double:
 def make(specs):
     """The doubles of one test, sharing a journal: (journal, [double, ...])."""
     journal = Journal()
-    return journal, [Double(s["label"], s["script"], journal, s.get("attrs"), s.get("call_as", "forward"))
+    return journal, [StandIn(s["label"], s["script"], journal, s.get("attrs"), s.get("call_as", "forward"))
                      for s in specs]
