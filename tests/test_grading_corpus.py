@@ -298,3 +298,12 @@ def test_real_world_variant_costs_exactly_its_members_points(workdir, name):
         assert text in outputs, outputs
     shown = "\n".join(t.output for t in result.tests)
     assert "Remote" not in shown and "in the sandbox>" not in shown and "UnexpectedCall" not in shown
+
+
+def test_pa3_check_shows_a_correct_model_done_beside_a_broken_layer(workdir):
+    from grader.progress import progress
+
+    edits, _, _ = corpus.REAL["model_correct_on_broken_layers"]
+    states = {e.member: e.state for e in progress(run(corpus.build(workdir / "check_view", edits)))}
+    assert states["FullyConnectedLayer.backward"] == "failing"
+    assert all(states[f"NeuralNetworkModel.{m}"] == "done" for m in ("forward", "backward", "predict")), states
