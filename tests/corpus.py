@@ -219,6 +219,12 @@ REAL = {
     "loss_mean_over_every_entry": (
         {"loss.py": [("return -np.sum(Y * np.log(Y_hat)) / m", "return -np.mean(Y * np.log(Y_hat))")]},
         {"CrossEntropyLoss.forward": 8}, {"CrossEntropyLoss.forward": "divide by the batch size m only"}),
+    "model_loss_arguments_swapped": (
+        {"model.py": [("L = self.loss.forward(target, out)", "L = self.loss.forward(out, target)")]},
+        {"NeuralNetworkModel.backward": 4}, {"NeuralNetworkModel.backward": "the loss takes (target, out)"}),
+    "loss_backward_sums_where_the_contract_means": (
+        {"loss.py": [("return -Y / (m * Y_hat)", "return -Y / Y_hat")]},
+        {"CrossEntropyLoss.backward": 5}, {"CrossEntropyLoss.backward": "divide by the batch size m"}),
     "model_backward_inline_loss_gradient": (
         {"model.py": [("dL = self.loss.backward(target, out)", "dL = -target / out / target.shape[0]")]}, {}, {}),
     "predict_through_backward": (

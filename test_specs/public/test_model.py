@@ -114,6 +114,9 @@ def model_method_works(student, method: str) -> bool:
     return student.memo[key]
 
 
+LOSS_ARGS = ["the target Y", "layer 2's output (the network's output)"]
+
+
 class Problem:
     """A two-layer network's worth of data: what each layer and the loss answer, as the contract says."""
 
@@ -190,6 +193,7 @@ def test_model_forward(student, rng, iris_run, set_score=None):
     def output():
         collab = doubled(student, model, problem)
         got = collab.run(member, lambda: model.call("forward", problem.X))
+        collab.expect_args(member, "layer 2", "forward", ["layer 1's output"], FORWARD_ORDER)
         assert_known(collab, got, "layer 2's output (the network's output)", "forward's return value",
                      "return the output of the last layer")
 
@@ -239,6 +243,8 @@ def test_model_backward(student, rng, iris_run, set_score=None):
     def returns_loss():
         collab = doubled(student, model, problem)
         got = collab.run(member, lambda: model.call("backward", problem.Y, problem.P))
+        for method in ("forward", "backward"):
+            collab.expect_args(member, "loss", method, LOSS_ARGS, "the loss takes (target, out), in that order")
         assert_scalar(got, problem.L, "backward's return value", "return the loss of (target, out), from self.loss")
 
     def last_layer_first():
@@ -297,12 +303,15 @@ def test_model_predict(student, rng, iris_run, set_score=None):
     def output():
         if not result:
             pair()
+        for who in ("model.forward", "layer 1"):
+            result["collab"].expect_args(member, who, "forward", ["the model's input X"], "Y_hat is forward(X)")
         assert_known(result["collab"], result["Y_hat"], "layer 2's output (the network's output)", "predict's Y_hat",
                      "Y_hat is the network's output, forward(X)")
 
     def loss():
         if not result:
             pair()
+        result["collab"].expect_args(member, "loss", "forward", LOSS_ARGS, "the loss takes (Y, Y_hat), in that order")
         assert_scalar(result["loss"], problem.L, "predict's loss", "the loss of (Y, Y_hat), from self.loss")
 
     def iris_loss():

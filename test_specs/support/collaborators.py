@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 
 from grader.sandbox.errors import StudentRaised
-from test_specs.support.compare import SpecFailure, fail, preview
+from test_specs.support.compare import SpecFailure, fail, preview, shown
 
 MISMATCH = "UnexpectedCall"
 
@@ -54,7 +54,7 @@ class Collaborators:
                 if value.shape == array.shape and np.allclose(value, array, rtol=1e-6, atol=1e-9):
                     return name
             return f"an array of shape {value.shape} {preview(value)}"
-        return str(value) if isinstance(value, str) else f"{type(value).__name__} {value!r}"[:120]
+        return value[:120] if isinstance(value, str) else shown(value, 120)
 
     def run(self, member: str, fn: Callable):
         """``fn()``; a call the doubles did not expect becomes a message from the record."""
@@ -96,3 +96,13 @@ class Collaborators:
             extra = made[len(expected)]
             fail(member, f"{extra['who']}.{extra['method']} was called again", hint,
                  expected=" -> ".join(f"{w}.{m}" for w, m, _ in expected), got=self.summary(made))
+
+    def expect_args(self, member: str, who: str, method: str, names: list[str], hint: str = "") -> None:
+        """Every call of ``who.method`` was given the known arrays ``names``, in this order."""
+        for made in self.calls():
+            if (made["who"], made["method"]) != (who, method):
+                continue
+            got = [self.name_of(a) for a in made["args"]]
+            if got != names:
+                fail(member, f"{who}.{method} was given the wrong arguments", hint,
+                     expected=f"({', '.join(names)})", got=f"({', '.join(got)})")
