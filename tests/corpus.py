@@ -197,6 +197,10 @@ REAL = {
                         'self.gradients["b"] = dLdZ.mean(axis=0, keepdims=True)')]},
         {"FullyConnectedLayer.forward": 1, "FullyConnectedLayer.backward": 5},
         {"FullyConnectedLayer.backward": "sum over the batch where you take the mean"}),
+    "forward_caches_the_activation_output": (
+        {"layers.py": [('        self.cache["Z"] = Z\n        return self.activation(Z)',
+                        '        self.cache["Z"] = self.activation(Z)\n        return self.cache["Z"]')]},
+        {"FullyConnectedLayer.forward": 1}, {"FullyConnectedLayer.forward": "before the activation"}),
     "activation_backward_as_elementwise_derivative": (
         {"layers.py": [("dLdZ = self.activation.backward(Z, dLdY)",
                         "dLdZ = dLdY * self.activation.backward(Z, np.ones_like(dLdY))")]},

@@ -1,8 +1,9 @@
 """Running a layer's backward the way the contract describes: after the student's own forward.
 
 The backward reads whatever the student's forward cached, under whatever keys it chose. Only where that
-forward raises or gives a wrong output does the test put X and Z in the cache itself (the contract's
-keys), and every failure of that backward then says so, so that the student knows which forward it ran on.
+forward raises, gives a wrong output or caches a wrong X or Z under the contract's keys does the test put
+X and Z in the cache itself (the contract's keys), and every failure of that backward then says so, so
+that the student knows which forward it ran on.
 """
 
 from __future__ import annotations
@@ -20,14 +21,20 @@ FALLBACK = ("your forward {why} on this input, so the test put X and Z = X W + b
 
 def after_forward(layer, X: np.ndarray, W: np.ndarray, b: np.ndarray, output: np.ndarray) -> str:
     """Run the student's forward on X; return "" if it gave ``output``, else fill the cache and return the note."""
+    cache = {"X": X, "Z": X @ W + b}
     try:
         out = layer.call("forward", X)
-        if isinstance(out, np.ndarray) and out.shape == output.shape and np.allclose(out, output):
-            return ""
         why = "gave a wrong output"
+        if isinstance(out, np.ndarray) and out.shape == output.shape and np.allclose(out, output):
+            held = layer.get("cache")
+            wrong = [k for k in cache if isinstance(held, dict) and k in held
+                     and not (isinstance(held[k], np.ndarray) and held[k].shape == cache[k].shape
+                              and np.allclose(held[k], cache[k]))]
+            if not wrong:
+                return ""  # its own keys, or the contract's with the right values: backward reads what it cached
+            why = f"cached a wrong {' and '.join(repr(k) for k in wrong)}"
     except Exception:  # noqa: BLE001 - the forward's own tests report it
         why = "raised an error"
-    cache = {"X": X, "Z": X @ W + b}
     try:
         for key, value in cache.items():
             layer.set("cache", key, value=value)
