@@ -163,12 +163,13 @@ def test_fc_forward_keeps_parameters(student, rng):
 
 @graded("1.1.44")
 def test_fc_forward_leaves_input(student, act):
-    """FullyConnectedLayer.forward: correct and leaves X and the parameters unmodified"""
+    """FullyConnectedLayer.forward: correct and leaves X, W and b unmodified"""
     layer = student.layer_with(W, B, act)
     out, (X_after,) = layer.call_echo("forward", X.copy())
     assert_close(out, HAND[act]["Y"], "FullyConnectedLayer.forward", FORWARD_HINT)
     assert_unchanged(X, X_after, "FullyConnectedLayer.forward (X)")
     assert_unchanged(W, layer.get("parameters", "W"), "FullyConnectedLayer.forward (W)")
+    assert_unchanged(B, layer.get("parameters", "b"), "FullyConnectedLayer.forward (b)")
 
 
 @graded("1.1.45")

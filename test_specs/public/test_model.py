@@ -322,7 +322,8 @@ def test_model_predict(student, rng, iris_run, set_score=None):
             fail("Iris test split", "the trained model's output holds inf or nan: training diverged", END_TO_END)
         Y_hat, value = run["model"].call("predict", data["X_test"], Y_test)
         assert_close(Y_hat, run["test_output"], "predict on the Iris test split",
-                     "predict returns forward(X) and must not change the model")
+                     "predict returns forward(X) and must not change the model",
+                     nan_hint="predict's output holds inf or nan where forward(X)'s does not")
         expected = float(run["model"].get("loss").call("forward", Y_test, run["test_output"]))
         value = assert_scalar(value, expected, "Iris test loss from predict")
         if not value < np.log(3):
