@@ -75,3 +75,9 @@ def test_a_method_without_a_script_raises_in_the_sandbox(sandbox):
     with pytest.raises(StudentRaised) as raised:
         layer.call("backward", np.ones(2))
     assert raised.value.type_name == "UnexpectedCall"
+
+
+def test_other_public_methods_are_recorded_and_do_nothing(sandbox):
+    journal, (layer,) = sandbox.doubles([{"label": "layer 1", "script": {}}])
+    assert layer.call("clear_gradients") is None
+    assert [(c["who"], c["method"]) for c in journal.get("calls")] == [("layer 1", "clear_gradients")]

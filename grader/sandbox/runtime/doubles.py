@@ -75,6 +75,16 @@ class StandIn:
             setattr(self, name, {k: _copy(v) for k, v in value.items()} if isinstance(value, dict) else value)
         return _copy(chosen[1])
 
+    def __getattr__(self, name):
+        """Any other public method (``clear_gradients``, a helper of the student's) is recorded and does nothing."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+
+        def recorded(*args, **kwargs):
+            self._journal.record(self._label, name, args)
+
+        return recorded
+
     def forward(self, *args):
         return self._answer("forward", args)
 
