@@ -201,6 +201,12 @@ REAL = {
         {"layers.py": [('        self.cache["Z"] = Z\n        return self.activation(Z)',
                         '        self.cache["Z"] = self.activation(Z)\n        return self.cache["Z"]')]},
         {"FullyConnectedLayer.forward": 1}, {"FullyConnectedLayer.forward": "before the activation"}),
+    "forward_without_bias_backward_with_batch_mean": (
+        {"layers.py": [("Z = X @ W + b", "Z = X @ W"),
+                       ('self.gradients["b"] = dLdZ.sum(axis=0, keepdims=True)',
+                        'self.gradients["b"] = dLdZ.mean(axis=0, keepdims=True)')]},
+        {"FullyConnectedLayer.forward": 9, "FullyConnectedLayer.backward": 5},
+        {"FullyConnectedLayer.backward": "so the test put X and Z = X W + b in the cache itself"}),
     "activation_backward_as_elementwise_derivative": (
         {"layers.py": [("dLdZ = self.activation.backward(Z, dLdY)",
                         "dLdZ = dLdY * self.activation.backward(Z, np.ones_like(dLdY))")]},
