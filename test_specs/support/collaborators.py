@@ -44,8 +44,11 @@ class Collaborators:
         return self.doubles[label].handle
 
     def calls(self) -> list[dict]:
+        """The record, as far as it is well formed (it lives beside student code, which could write to it)."""
         calls = self.journal.get("calls")
-        return calls if isinstance(calls, list) else []
+        return [c for c in calls if isinstance(c, dict) and isinstance(c.get("who"), str)
+                and isinstance(c.get("method"), str) and isinstance(c.get("args"), list)] \
+            if isinstance(calls, list) else []
 
     def name_of(self, value: object) -> str:
         """How to call ``value`` in a message: a known array's name, or its shape and first values."""

@@ -41,6 +41,8 @@ def shape_hint(got: tuple, expected: tuple) -> str:
                 f"or reshape to {expected}")
     if got == expected[::-1] and len(got) == 2:
         return f"shape {got} is the transpose of {expected}: check the order of the factors (or .T)"
+    if len(got) == len(expected) == 2 and 1 in got and 1 in expected and got.index(1) != expected.index(1):
+        return f"shape {got} comes from reducing the other axis: the batch is axis 0, the rows"
     return ""
 
 
