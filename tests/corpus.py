@@ -207,6 +207,11 @@ REAL = {
                         'self.gradients["b"] = dLdZ.mean(axis=0, keepdims=True)')]},
         {"FullyConnectedLayer.forward": 9, "FullyConnectedLayer.backward": 5},
         {"FullyConnectedLayer.backward": "so the test put X and Z = X W + b in the cache itself"}),
+    "cache_with_integer_keys": (
+        {"layers.py": [('        self.cache["X"] = X\n        self.cache["Z"] = Z\n',
+                        '        self.cache[0] = X\n        self.cache[1] = Z\n'),
+                       ('X, Z = self.cache["X"], self.cache["Z"]', 'X, Z = self.cache[0], self.cache[1]')]},
+        {"FullyConnectedLayer.forward": 1}, {"FullyConnectedLayer.forward": "got:      OrderedDict("}),
     "activation_backward_as_elementwise_derivative": (
         {"layers.py": [("dLdZ = self.activation.backward(Z, dLdY)",
                         "dLdZ = dLdY * self.activation.backward(Z, np.ones_like(dLdY))")]},

@@ -31,7 +31,7 @@ def shown(value: object, limit: int = 200) -> str:
     except Exception:  # noqa: BLE001 - a repr that fails is just not shown
         text = None
     text = text if isinstance(text, str) else ""
-    return f"a {name}: {text[:limit]}{' ...' if len(text) > limit else ''}" if text else f"a {name} object"
+    return f"{text[:limit]}{' ...' if len(text) > limit else ''}" if text else f"a {name} object"
 
 
 def shape_hint(got: tuple, expected: tuple) -> str:
