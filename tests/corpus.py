@@ -212,6 +212,9 @@ REAL = {
                         '        self.cache[0] = X\n        self.cache[1] = Z\n'),
                        ('X, Z = self.cache["X"], self.cache["Z"]', 'X, Z = self.cache[0], self.cache[1]')]},
         {"FullyConnectedLayer.forward": 1}, {"FullyConnectedLayer.forward": "got:      OrderedDict("}),
+    "softmax_backward_diagonal_only": (
+        {"activations.py": [("return Y * (dY - np.sum(Y * dY, axis=1, keepdims=True))", "return Y * (1 - Y) * dY")]},
+        {"SoftMax.backward": 7}, {"SoftMax.backward": "rows of dL/dZ do not sum to 0"}),
     "activation_backward_as_elementwise_derivative": (
         {"layers.py": [("dLdZ = self.activation.backward(Z, dLdY)",
                         "dLdZ = dLdY * self.activation.backward(Z, np.ones_like(dLdY))")]},
