@@ -152,3 +152,107 @@ def half_finished(dest: Path, done: tuple[str, ...] = HALF_DONE) -> Path:
         (dest / name).write_text(text)
     (dest / "PA3_qa.pdf").write_bytes(b"%PDF-1.4\n% answers\n")
     return dest
+
+
+# ---- real-world variants: how students write each class of answer (written for this suite) -----------------
+# name -> (edits, {member: points lost}, {member: text its failure must show}). Every member not named keeps
+# all its points: one mistake costs one member, and the message names the real cause.
+
+_FC_BACKWARD = ('        dLdZ = self.activation.backward(Z, dLdY)\n'
+                '        self.gradients["W"] = X.T @ dLdZ\n'
+                '        self.gradients["b"] = dLdZ.sum(axis=0, keepdims=True)\n')
+
+REAL = {
+    "bias_gradient_1d": (
+        {"layers.py": [('self.gradients["b"] = dLdZ.sum(axis=0, keepdims=True)',
+                        'self.gradients["b"] = np.sum(dLdZ, axis=0)')]},
+        {"FullyConnectedLayer.backward": 7}, {"FullyConnectedLayer.backward": "keepdims=True"}),
+    "bias_gradient_batch_mean": (
+        {"layers.py": [('self.gradients["b"] = dLdZ.sum(axis=0, keepdims=True)',
+                        'self.gradients["b"] = np.mean(dLdZ, axis=0).reshape(1, -1)')]},
+        {"FullyConnectedLayer.backward": 5}, {"FullyConnectedLayer.backward": "sum over the batch where you take"}),
+    "softmax_batch_wide_max": (
+        {"activations.py": [("exps = np.exp(Z - Z.max(axis=1, keepdims=True))", "exps = np.exp(Z - np.max(Z))")]},
+        {"SoftMax.forward": 1}, {"SoftMax.forward": "each row's own maximum"}),
+    "log_with_epsilon": (
+        {"loss.py": [("return -np.sum(Y * np.log(Y_hat)) / m", "return -np.sum(Y * np.log(Y_hat + 1e-8)) / m"),
+                     ("return -Y / (m * Y_hat)", "return -Y / (m * (Y_hat + 1e-8))")]}, {}, {}),
+    "log_clipped": (
+        {"loss.py": [("return -np.sum(Y * np.log(Y_hat)) / m",
+                      "Y_hat = np.clip(Y_hat, 1e-8, 1 - 1e-8)\n        return -np.sum(Y * np.log(Y_hat)) / m")]},
+        {}, {}),
+    "unused_vectorize_line": (
+        {"activations.py": [("        return np.maximum(Z, 0.0)",
+                             "        f = np.vectorize(lambda z: max(z, 0.0))  # tried this first, too slow\n"
+                             "        return np.maximum(Z, 0.0)")]}, {}, {}),
+    "vectorize_applied": (
+        {"activations.py": [("        return np.maximum(Z, 0.0)",
+                             "        f = np.vectorize(lambda z: max(z, 0.0))\n        return f(Z).astype(float)")]},
+        {"ReLU.forward": 1}, {"ReLU.forward": "f(Z).astype(float)"}),
+    "backward_reads_its_own_cache_keys": (
+        {"layers.py": [('        self.cache["X"] = X\n        self.cache["Z"] = Z\n',
+                        '        self.cache["input"] = X\n        self.cache["z"] = Z\n'),
+                       ('X, Z = self.cache["X"], self.cache["Z"]', 'X, Z = self.cache["input"], self.cache["z"]'),
+                       ('self.gradients["b"] = dLdZ.sum(axis=0, keepdims=True)',
+                        'self.gradients["b"] = dLdZ.mean(axis=0, keepdims=True)')]},
+        {"FullyConnectedLayer.forward": 1, "FullyConnectedLayer.backward": 5},
+        {"FullyConnectedLayer.backward": "sum over the batch where you take the mean"}),
+    "forward_caches_the_activation_output": (
+        {"layers.py": [('        self.cache["Z"] = Z\n        return self.activation(Z)',
+                        '        self.cache["Z"] = self.activation(Z)\n        return self.cache["Z"]')]},
+        {"FullyConnectedLayer.forward": 1}, {"FullyConnectedLayer.forward": "before the activation"}),
+    "forward_without_bias_backward_with_batch_mean": (
+        {"layers.py": [("Z = X @ W + b", "Z = X @ W"),
+                       ('self.gradients["b"] = dLdZ.sum(axis=0, keepdims=True)',
+                        'self.gradients["b"] = dLdZ.mean(axis=0, keepdims=True)')]},
+        {"FullyConnectedLayer.forward": 9, "FullyConnectedLayer.backward": 5},
+        {"FullyConnectedLayer.backward": "so the test put X and Z = X W + b in the cache itself"}),
+    "cache_with_integer_keys": (
+        {"layers.py": [('        self.cache["X"] = X\n        self.cache["Z"] = Z\n',
+                        '        self.cache[0] = X\n        self.cache[1] = Z\n'),
+                       ('X, Z = self.cache["X"], self.cache["Z"]', 'X, Z = self.cache[0], self.cache[1]')]},
+        {"FullyConnectedLayer.forward": 1}, {"FullyConnectedLayer.forward": "got:      OrderedDict("}),
+    "softmax_backward_diagonal_only": (
+        {"activations.py": [("return Y * (dY - np.sum(Y * dY, axis=1, keepdims=True))", "return Y * (1 - Y) * dY")]},
+        {"SoftMax.backward": 7}, {"SoftMax.backward": "rows of dL/dZ do not sum to 0"}),
+    "activation_backward_as_elementwise_derivative": (
+        {"layers.py": [("dLdZ = self.activation.backward(Z, dLdY)",
+                        "dLdZ = dLdY * self.activation.backward(Z, np.ones_like(dLdY))")]},
+        {"FullyConnectedLayer.backward": 1}, {"FullyConnectedLayer.backward": "softmax activation"}),
+    "accumulating_gradients": (
+        {"layers.py": [(_FC_BACKWARD, '        dLdZ = self.activation.backward(Z, dLdY)\n'
+                                      '        self.gradients["W"] += X.T @ dLdZ\n'
+                                      '        self.gradients["b"] += dLdZ.sum(axis=0, keepdims=True)\n')]},
+        {"FullyConnectedLayer.backward": 1}, {"FullyConnectedLayer.backward": "do not add to them (+=)"}),
+    "relu_writes_into_its_input": (
+        {"activations.py": [("        return np.maximum(Z, 0.0)", "        Z[Z < 0] = 0\n        return Z")]},
+        {"ReLU.forward": 1}, {"ReLU.forward": "modified its input array in place"}),
+    "gradient_under_another_key": (
+        {"layers.py": [('self.gradients["b"] = dLdZ.sum(axis=0, keepdims=True)',
+                        'self.gradients["db"] = dLdZ.sum(axis=0, keepdims=True)')]},
+        {"FullyConnectedLayer.backward": 7}, {"FullyConnectedLayer.backward": "stored gradients under other keys"}),
+    "model_correct_on_broken_layers": (
+        {"layers.py": [('return dLdZ @ self.parameters["W"].T', 'return dLdZ @ self.parameters["W"]')]},
+        {"FullyConnectedLayer.backward": 13}, {"FullyConnectedLayer.backward": "ValueError"}),
+    "loss_mean_over_every_entry": (
+        {"loss.py": [("return -np.sum(Y * np.log(Y_hat)) / m", "return -np.mean(Y * np.log(Y_hat))")]},
+        {"CrossEntropyLoss.forward": 8}, {"CrossEntropyLoss.forward": "divide by the batch size m only"}),
+    "model_loss_arguments_swapped": (
+        {"model.py": [("L = self.loss.forward(target, out)", "L = self.loss.forward(out, target)")]},
+        {"NeuralNetworkModel.backward": 4}, {"NeuralNetworkModel.backward": "the loss takes (target, out)"}),
+    "loss_backward_sums_where_the_contract_means": (
+        {"loss.py": [("return -Y / (m * Y_hat)", "return -Y / Y_hat")]},
+        {"CrossEntropyLoss.backward": 5}, {"CrossEntropyLoss.backward": "divide by the batch size m"}),
+    "model_backward_inline_loss_gradient": (
+        {"model.py": [("dL = self.loss.backward(target, out)", "dL = -target / out / target.shape[0]")]}, {}, {}),
+    "predict_through_backward": (
+        {"model.py": [("return Y_hat, self.loss.forward(Y, Y_hat)", "return Y_hat, self.backward(Y, Y_hat)")]},
+        {}, {}),
+    "model_backward_forward_order": (
+        {"model.py": [("for layer in reversed(self.layers):", "for layer in self.layers:")]},
+        {"NeuralNetworkModel.backward": 6}, {"NeuralNetworkModel.backward": "call 1 went to layer 1.backward"}),
+    "model_forward_skips_the_last_layer": (
+        {"model.py": [("        for layer in self.layers:\n            X = layer.forward(X)",
+                       "        for layer in self.layers[:-1]:\n            X = layer.forward(X)")]},
+        {"NeuralNetworkModel.forward": 9}, {"NeuralNetworkModel.forward": "returned layer 1's output"}),
+}

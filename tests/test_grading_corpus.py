@@ -270,3 +270,40 @@ def test_nothing_is_left_in_the_temporary_folder(workdir):
     run(corpus.build(workdir / "cleanup"))
     after = {p.name for p in Path(tempfile.gettempdir()).glob("pa3-grade-*")}
     assert after - before == set()  # (a killed grader's workspace found there may even be gone: reclaimed)
+
+
+# ---- real-world variants: one mistake costs one member, and its message names the cause -----------------------
+
+def member_points(result) -> dict[str, tuple[float, float]]:
+    from grader.members import member_of
+
+    points: dict[str, list[float]] = {}
+    for test in result.tests:
+        if test.number.startswith(("1.1", "1.2")):
+            earned = points.setdefault(member_of(test.name), [0.0, 0.0])
+            earned[0] += test.score
+            earned[1] += test.max_score
+    return {member: (round(a, 4), b) for member, (a, b) in points.items()}
+
+
+@pytest.mark.parametrize("name", sorted(corpus.REAL))
+def test_real_world_variant_costs_exactly_its_members_points(workdir, name):
+    edits, lost, says = corpus.REAL[name]
+    result = run(corpus.build(workdir / f"real_{name}", edits))
+    points = member_points(result)
+    assert {m: full - earned for m, (earned, full) in points.items() if earned != full} == lost, \
+        [(t.name, t.output) for t in result.tests if t.score < t.max_score]
+    for member, text in says.items():
+        outputs = "\n".join(t.output for t in result.tests if t.name.startswith(member + ":") and t.score < t.max_score)
+        assert text in outputs, outputs
+    shown = "\n".join(t.output for t in result.tests)
+    assert "Remote" not in shown and "in the sandbox>" not in shown and "UnexpectedCall" not in shown
+
+
+def test_pa3_check_shows_a_correct_model_done_beside_a_broken_layer(workdir):
+    from grader.progress import progress
+
+    edits, _, _ = corpus.REAL["model_correct_on_broken_layers"]
+    states = {e.member: e.state for e in progress(run(corpus.build(workdir / "check_view", edits)))}
+    assert states["FullyConnectedLayer.backward"] == "failing"
+    assert all(states[f"NeuralNetworkModel.{m}"] == "done" for m in ("forward", "backward", "predict")), states

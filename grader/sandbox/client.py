@@ -88,6 +88,12 @@ class Remote:
     def set(self, *path, value) -> None:
         self._sandbox._request({"op": "set", "target": self._ref(), "path": list(path)}, value=value, key=None)
 
+    @property
+    def handle(self) -> Handle:
+        """This object as a value to send back (an argument, or a value to ``set``)."""
+        self._ref()
+        return self._handle
+
     def _ref(self) -> dict:
         if self._generation != self._sandbox.generation:
             raise WorkerDied("this object belonged to a worker that has since been replaced")
@@ -291,6 +297,11 @@ class Sandbox:
         return self._request({"op": "call", "target": {"module": module, "name": name}, "method": None},
                              args, kwargs, timeout, key=f"{module}.{name}")
 
+    def doubles(self, specs: list[dict]) -> tuple:
+        """Test doubles in the worker (runtime/doubles.py) answering from ``specs``: (journal, [double, ...])."""
+        journal, made = self._request({"op": "doubles"}, value=specs, key=None)
+        return journal, made
+
     def sequence(self, steps: list[tuple[dict, tuple, dict]], timeout: float, key: str) -> list:
         """Run ``Remote.step`` calls in order in one round trip; ``Earlier(i)`` passes step i's result on.
 
@@ -308,7 +319,7 @@ class Sandbox:
         buffers = buffers or []
         if message["op"] == "call":  # one encoding, so args and kwargs share the buffer numbering
             (message["args"], message["kwargs"]), buffers = encode([list(args), dict(kwargs or {})])
-        elif message["op"] == "set":
+        elif message["op"] in ("set", "doubles"):
             message["value"], buffers = encode(value)
         if self.level == "none":
             return self._local_request(message, buffers)

@@ -1,8 +1,11 @@
 """Section 1.2: NeuralNetworkModel.forward, .backward and .predict (10 points each, partial credit).
 
-Everything is checked against the student's own layers and loss (graded in 1.1) or
-against central differences, and end to end on the grader's fixed Iris split: the
-test labels never enter the sandbox and accuracy is computed here.
+Each member is judged on its own: the model's layers and loss are replaced by test doubles that answer
+as the contract says, from data computed here (support/collaborators.py), and record what the model
+passed them, so a bug in the student's layer or loss is charged there alone. One check per member runs
+end to end on the student's own members (training on the grader's fixed Iris split: the test labels
+never enter the sandbox and accuracy is computed here); it weighs 1 of 10 and is charged only when
+every member it relies on passes a quick probe (Student.broken_members).
 """
 
 import numpy as np
@@ -12,18 +15,12 @@ from grader.sandbox.runtime.codec import Earlier
 from test_specs.rubric import IRIS_MIN_ACCURACY
 from test_specs.support import iris
 from test_specs.support.checklist import Checklist
-from test_specs.support.compare import as_array, assert_close, assert_gradient, assert_scalar, describe, fail
-from test_specs.support.gradcheck import numerical_gradient_many
+from test_specs.support.collaborators import Collaborators, call
+from test_specs.support.compare import as_array, assert_close, assert_scalar, assert_unchanged, describe, fail
 from test_specs.support.graded import graded
 
 SIZES, ACTIVATIONS = (5, 3), ("relu", "softmax")
 IRIS_EPOCHS, IRIS_BATCH = 60, 16
-
-
-def small_problem(rng, m=6):
-    X = rng.normal(size=(m, 4))
-    Y = np.eye(3)[rng.integers(0, 3, m)]
-    return X, Y
 
 
 @pytest.fixture(scope="module")
@@ -68,107 +65,220 @@ def require(run):
     return run
 
 
+END_TO_END = "this check runs your own layers, activations and loss"
+
+
 def check_iris_accuracy(run):
     accuracy = require(run)["accuracy"]
+    if not np.all(np.isfinite(run["test_output"])):
+        fail("Iris end to end", "the trained model's output holds inf or nan: training diverged", END_TO_END)
     if accuracy < IRIS_MIN_ACCURACY:
-        fail("Iris end to end", f"test accuracy {accuracy:.3f} is below {IRIS_MIN_ACCURACY}",
-             "check that forward chains every layer and backward fills every layer's gradients")
+        fail("Iris end to end", f"test accuracy {accuracy:.3f} is below {IRIS_MIN_ACCURACY}", END_TO_END)
+
+
+def end_to_end(checks, student, label, fn, *args, others: tuple[str, ...] = ()) -> None:
+    """The Iris check, weight 1, charged only when the members it runs pass their probes, the model's
+    ``others`` ("forward", "backward") included."""
+    broken = student.broken_members() + [f"NeuralNetworkModel.{m}" for m in others if not model_method_works(
+        student, m)]
+    if broken:
+        checks.not_charged(label, f"it runs your own {', '.join(broken)}, which fail their own tests (see there)")
+    else:
+        checks.check(1, label, fn, *args)
+
+
+def model_method_works(student, method: str) -> bool:
+    """The model's forward or backward, on doubles, passes its main checks (probed once per grading)."""
+    key = ("model method works", method)
+    if key not in student.memo:
+        problem = Problem(np.random.default_rng(0), 4)
+        try:
+            model = student.model(SIZES, ACTIVATIONS, seed=0)
+            collab = doubled(student, model, problem)
+            member = f"NeuralNetworkModel.{method}"
+            if method == "forward":
+                got = collab.run(member, lambda: model.call("forward", problem.X))
+                assert_known(collab, got, "layer 2's output (the network's output)", member, "")
+                collab.expect_calls(member, [("layer 1", "forward", ["the model's input X"]),
+                                             ("layer 2", "forward", ["layer 1's output"])], only=("forward",),
+                                    among=("layer 1", "layer 2"))
+            else:
+                got = collab.run(member, lambda: model.call("backward", problem.Y, problem.P))
+                assert_scalar(got, problem.L, member)
+                collab.expect_calls(member, [("layer 2", "backward", ["dL/d(out), what loss.backward returns"]),
+                                             ("layer 1", "backward", ["what layer 2's backward returned"])],
+                                    only=("backward",), among=("layer 1", "layer 2"))
+            student.memo[key] = True
+        except Exception:  # noqa: BLE001 - any failure: that method is not usable end to end
+            student.memo[key] = False
+    return student.memo[key]
+
+
+LOSS_ARGS = ["the target Y", "layer 2's output (the network's output)"]
+
+
+class Problem:
+    """A two-layer network's worth of data: what each layer and the loss answer, as the contract says."""
+
+    def __init__(self, rng, m: int) -> None:
+        self.X = rng.normal(size=(m, 4))
+        self.Y = np.eye(3)[rng.integers(0, 3, m)]
+        self.H = rng.normal(size=(m, SIZES[0]))                                  # layer 1's output
+        self.P = rng.dirichlet(np.ones(SIZES[1]), size=m) * 0.9 + 0.1 / SIZES[1]   # layer 2's output
+        self.L = float(-np.sum(self.Y * np.log(self.P)) / m)
+        self.dP = -self.Y / self.P / m                                            # loss.backward
+        self.dH = rng.normal(size=self.H.shape)                                   # layer 2's backward
+        self.dX = rng.normal(size=self.X.shape)                                   # layer 1's backward
+
+    def known(self) -> dict[str, np.ndarray]:
+        return {"the model's input X": self.X, "the target Y": self.Y, "layer 1's output": self.H,
+                "layer 2's output (the network's output)": self.P,
+                "dL/d(out), what loss.backward returns": self.dP, "what layer 2's backward returned": self.dH,
+                "what layer 1's backward returned": self.dX}
+
+    def scripts(self) -> dict[str, list]:
+        grads = {n: {"W": np.ones((i, n)), "b": np.ones((1, n))} for i, n in ((4, SIZES[0]), (SIZES[0], SIZES[1]))}
+        return {"layer 1": [call("forward", [self.X], self.H),
+                            call("backward", [self.dH], self.dX, {"gradients": grads[SIZES[0]]})],
+                "layer 2": [call("forward", [self.H], self.P),
+                            call("backward", [self.dP], self.dH, {"gradients": grads[SIZES[1]]})],
+                "loss": [call("forward", [self.Y, self.P], self.L), call("backward", [self.Y, self.P], self.dP)],
+                "model.forward": [call("forward", [self.X], self.P)],
+                "model.backward": [call("backward", [self.Y, self.P], self.L)]}
+
+    def attrs(self) -> dict[str, dict]:
+        layer = lambda n_in, n_out: {"n_in": n_in, "n_out": n_out,  # noqa: E731
+                                     "parameters": {"W": np.zeros((n_in, n_out)), "b": np.zeros((1, n_out))},
+                                     "gradients": {"W": np.zeros((n_in, n_out)), "b": np.zeros((1, n_out))},
+                                     "cache": {}}
+        return {"layer 1": layer(4, SIZES[0]), "layer 2": layer(SIZES[0], SIZES[1])}
+
+
+def doubled(student, model, problem: Problem, own_methods: bool = False) -> Collaborators:
+    """Fresh doubles in place of the model's layers and loss (and, with ``own_methods``, of its own forward and
+    backward, so that predict is judged apart from them)."""
+    collab = Collaborators(student, problem.scripts(), problem.attrs(), problem.known())
+    model.set("layers", value=[collab.handle("layer 1"), collab.handle("layer 2")])
+    model.set("loss", value=collab.handle("loss"))
+    if own_methods:
+        model.set("forward", value=collab.handle("model.forward"))
+        model.set("backward", value=collab.handle("model.backward"))
+    return collab
+
+
+def assert_known(collab: Collaborators, got: object, name: str, what: str, hint: str) -> None:
+    """``got`` is the known array ``name``; if it is another known array, say which."""
+    expected = collab.known[name]
+    if isinstance(got, np.ndarray) and got.shape == expected.shape and np.allclose(got, expected):
+        return
+    other = collab.name_of(got) if isinstance(got, np.ndarray) else ""
+    if other in collab.known:
+        fail(what, f"returned {other}", hint, expected=name)
+    assert_close(got, expected, what, hint)
 
 
 # ---- forward ------------------------------------------------------------------------------
 
+FORWARD_ORDER = "feed X to the first layer and each layer's output to the next, in order, once each"
+
+
 @graded("1.2.1", 10, "visible", True)
 def test_model_forward(student, rng, iris_run, set_score=None):
-    """NeuralNetworkModel.forward: two-layer model output, layer chaining, Iris accuracy"""
-    checks = Checklist("NeuralNetworkModel.forward", 10, set_score)
-    X, _ = small_problem(rng)
+    """NeuralNetworkModel.forward: returns the last layer's output, calling the layers in order, on any batch"""
+    member = "NeuralNetworkModel.forward"
+    checks = Checklist(member, 10, set_score)
     model = student.model(SIZES, ACTIVATIONS, seed=1)
+    problem = Problem(rng, 6)
 
-    def shape():
-        as_array(model.call("forward", X), (6, 3), "forward of a (6, 4) batch", "return the last layer's output")
+    def output():
+        collab = doubled(student, model, problem)
+        got = collab.run(member, lambda: model.call("forward", problem.X))
+        collab.expect_args(member, "layer 2", "forward", ["layer 1's output"], FORWARD_ORDER)
+        assert_known(collab, got, "layer 2's output (the network's output)", "forward's return value",
+                     "return the output of the last layer")
 
-    def chains_layers():
-        out = model.call("forward", X)
-        expected = X
-        for layer in model.get("layers"):
-            expected = layer.call("forward", expected)
-        assert_close(out, expected, "forward", "feed each layer's output into the next, in order")
+    def order():
+        collab = doubled(student, model, problem)
+        collab.run(member, lambda: model.call("forward", problem.X))
+        collab.expect_calls(member, [("layer 1", "forward", ["the model's input X"]),
+                                     ("layer 2", "forward", ["layer 1's output"])], FORWARD_ORDER, only=("forward",),
+                            among=("layer 1", "layer 2"))
 
     def batch_one():
-        as_array(model.call("forward", X[:1]), (1, 3), "forward of a (1, 4) batch")
+        one = Problem(rng, 1)
+        collab = doubled(student, model, one)
+        got = collab.run(member, lambda: model.call("forward", one.X))
+        assert_known(collab, got, "layer 2's output (the network's output)", "forward of a batch of 1",
+                     "nothing may depend on the batch size")
 
-    def probabilities():
-        out = as_array(model.call("forward", X), (6, 3), "forward")
-        if not np.allclose(out.sum(axis=1), 1):
-            fail("forward", "rows of the softmax output do not sum to 1", "return the output of the last layer")
+    def leaves_input():
+        collab = doubled(student, model, problem)
+        _, (X_after,) = collab.run(member, lambda: model.call_echo("forward", problem.X.copy()))
+        assert_unchanged(problem.X, X_after, "NeuralNetworkModel.forward (X)")
 
-    checks.check(2, "returns the last layer's output, shape (m, n_classes)", shape)
-    checks.check(3, "equals the layers' forward passes applied in order", chains_layers)
+    checks.check(3, "returns the last layer's output", output)
+    checks.check(4, "calls each layer's forward once, in order, passing each output to the next", order)
     checks.check(1, "works for a batch of 1", batch_one)
-    checks.check(1, "softmax output rows sum to 1", probabilities)
-    checks.check(3, f"Iris: trained model reaches >= {IRIS_MIN_ACCURACY:.0%} test accuracy (measured by the grader)",
-                 check_iris_accuracy, iris_run)
+    checks.check(1, "leaves X unmodified", leaves_input)
+    end_to_end(checks, student, f"Iris: trained model reaches >= {IRIS_MIN_ACCURACY:.0%} test accuracy (measured by "
+               "the grader)", check_iris_accuracy, iris_run, others=("backward",))
     checks.finish()
 
 
 # ---- backward -----------------------------------------------------------------------------
 
+BACKWARD_ORDER = ("start from dL/d(out) = loss.backward(target, out) and pass it through the layers' backward "
+                  "in reverse order, each layer's result to the layer before it")
+
+
 @graded("1.2.2", 10, "visible", True)
 def test_model_backward(student, rng, iris_run, set_score=None):
-    """NeuralNetworkModel.backward: loss value and every layer's gradients against finite differences"""
-    checks = Checklist("NeuralNetworkModel.backward", 10, set_score)
-    X, Y = small_problem(rng, 5)
+    """NeuralNetworkModel.backward: returns the loss and back-propagates through the layers in reverse order"""
+    member = "NeuralNetworkModel.backward"
+    checks = Checklist(member, 10, set_score)
     model = student.model(SIZES, ACTIVATIONS, seed=2)
-    layers = model.get("layers")
-    loss = model.get("loss")
+    problem = Problem(rng, 5)
+    layers = ("layer 1", "layer 2")
 
     def returns_loss():
-        out = model.call("forward", X)
-        assert_scalar(model.call("backward", Y, out), float(loss.call("forward", Y, out)), "backward's return value",
-                      "return the loss of (target, out) computed with self.loss")
+        collab = doubled(student, model, problem)
+        got = collab.run(member, lambda: model.call("backward", problem.Y, problem.P))
+        for method in ("forward", "backward"):
+            collab.expect_args(member, "loss", method, LOSS_ARGS, "the loss takes (target, out), in that order")
+        assert_scalar(got, problem.L, "backward's return value", "return the loss of (target, out), from self.loss")
 
-    def gradient(layer_index, name):
-        if not isinstance(layers, (list, tuple)) or len(layers) != len(SIZES):
-            fail("model.layers", "is not the list of the model's layers", "keep the provided __init__",
-                 got=f"{type(layers).__name__}")
-        layer = layers[layer_index]
-        original = layer.get("parameters", name)
-        model.call("backward", Y, model.call("forward", X))
-        analytic = layer.get("gradients", name)
+    def last_layer_first():
+        collab = doubled(student, model, problem)
+        collab.run(member, lambda: model.call("backward", problem.Y, problem.P))
+        collab.expect_calls(member, [("layer 2", "backward", ["dL/d(out), what loss.backward returns"])],
+                            BACKWARD_ORDER, only=("backward",), among=layers, prefix=True)
 
-        def losses_at(points):  # every perturbation in one round trip
-            steps, picks = [], []
-            for point in points:
-                steps += [layer.step_set("parameters", name, value=point), model.step("forward", X, keep=False)]
-                picks.append(len(steps))
-                steps.append(loss.step("forward", Y, Earlier(len(steps) - 1)))
-            steps.append(layer.step_set("parameters", name, value=original))
-            results = student.sb.sequence(steps, timeout=30, key="NeuralNetworkModel (gradient check)")
-            return [float(results[i]) for i in picks]
+    def chain():
+        collab = doubled(student, model, problem)
+        collab.run(member, lambda: model.call("backward", problem.Y, problem.P))
+        collab.expect_calls(member, [("layer 2", "backward", ["dL/d(out), what loss.backward returns"]),
+                                     ("layer 1", "backward", ["what layer 2's backward returned"])],
+                            BACKWARD_ORDER, only=("backward",), among=layers)
 
-        numeric = numerical_gradient_many(losses_at, original)
-        assert_gradient(analytic, numeric, f"layer {layer_index + 1} gradients['{name}']",
-                        "back-propagate loss.backward through the layers in reverse order")
-
-    def shapes():
-        model.call("backward", Y, model.call("forward", X))
-        for i, layer in enumerate(layers if isinstance(layers, (list, tuple)) else []):
-            for name, param in layer.get("parameters").items():
-                as_array(layer.get("gradients", name), param.shape, f"layer {i + 1} gradients['{name}']")
+    def leaves_inputs():
+        collab = doubled(student, model, problem)
+        _, (Y_after, P_after) = collab.run(member, lambda: model.call_echo("backward", problem.Y.copy(),
+                                                                           problem.P.copy()))
+        assert_unchanged(problem.Y, Y_after, "NeuralNetworkModel.backward (target)")
+        assert_unchanged(problem.P, P_after, "NeuralNetworkModel.backward (out)")
 
     def training_lowers_loss():
         losses = require(iris_run)["epoch_losses"]
         if not losses[-1] < losses[0] * 0.5:
-            fail("Iris training", "the training loss did not fall",
-                 "backward must fill the gradients the optimizer uses",
+            fail("Iris training", "the training loss did not fall", END_TO_END,
                  first_epoch=f"{losses[0]:.4f}", last_epoch=f"{losses[-1]:.4f}")
 
-    checks.check(2, "returns the loss of (target, out)", returns_loss)
-    for index in range(len(SIZES)):
-        for name in ("W", "b"):
-            checks.check(1.5, f"layer {index + 1} gradients['{name}'] match central differences", gradient, index, name)
-    checks.check(1, "every gradient has its parameter's shape", shapes)
-    checks.check(1, "Iris: training with these gradients halves the training loss", training_lowers_loss)
+    checks.check(3, "returns the loss of (target, out)", returns_loss)
+    checks.check(2, "starts at the last layer with dL/d(out) from the loss", last_layer_first)
+    checks.check(3, "calls each layer's backward once, in reverse order, passing each result on", chain)
+    checks.check(1, "leaves target and out unmodified", leaves_inputs)
+    end_to_end(checks, student, "Iris: training with these gradients halves the training loss", training_lowers_loss,
+               others=("forward",))
     checks.finish()
 
 
@@ -176,42 +286,60 @@ def test_model_backward(student, rng, iris_run, set_score=None):
 
 @graded("1.2.3", 10, "visible", True)
 def test_model_predict(student, rng, iris_run, set_score=None):
-    """NeuralNetworkModel.predict: returns (Y_hat, loss) consistent with forward and the loss"""
-    checks = Checklist("NeuralNetworkModel.predict", 10, set_score)
-    X, Y = small_problem(rng, 7)
+    """NeuralNetworkModel.predict: returns (Y_hat, loss), the network's output and its loss"""
+    member = "NeuralNetworkModel.predict"
+    checks = Checklist(member, 10, set_score)
     model = student.model(SIZES, ACTIVATIONS, seed=3)
+    problem = Problem(rng, 7)
     result = {}
 
     def pair():
-        got = model.call("predict", X, Y)
-        if not (isinstance(got, tuple) and len(got) == 2) and not (isinstance(got, list) and len(got) == 2):
-            fail("predict", "expected a pair (Y_hat, loss)", "return Y_hat, loss", got=str(type(got).__name__))
-        result["Y_hat"], result["loss"] = got
+        collab = doubled(student, model, problem, own_methods=True)
+        got = collab.run(member, lambda: model.call("predict", problem.X, problem.Y))
+        if not (isinstance(got, (tuple, list)) and len(got) == 2):
+            fail("predict", "expected a pair (Y_hat, loss)", "return Y_hat, loss", got=describe(got))
+        result["collab"], (result["Y_hat"], result["loss"]) = collab, got
 
-    def output_matches_forward():
+    def output():
         if not result:
             pair()
-        assert_close(result["Y_hat"], model.call("forward", X), "predict's Y_hat", "Y_hat is forward(X)")
+        for who in ("model.forward", "layer 1"):
+            result["collab"].expect_args(member, who, "forward", ["the model's input X"], "Y_hat is forward(X)")
+        assert_known(result["collab"], result["Y_hat"], "layer 2's output (the network's output)", "predict's Y_hat",
+                     "Y_hat is the network's output, forward(X)")
 
-    def loss_matches():
+    def loss():
         if not result:
             pair()
-        expected = float(model.get("loss").call("forward", Y, model.call("forward", X)))
-        assert_scalar(result["loss"], expected, "predict's loss", "the loss of (Y, Y_hat) with self.loss")
+        result["collab"].expect_args(member, "loss", "forward", LOSS_ARGS, "the loss takes (Y, Y_hat), in that order")
+        assert_scalar(result["loss"], problem.L, "predict's loss", "the loss of (Y, Y_hat), from self.loss")
 
     def iris_loss():
         run = require(iris_run)
         data = run["data"]
         Y_test = np.eye(3)[data["y_test"]]
-        Y_hat, loss = run["model"].call("predict", data["X_test"], Y_test)
-        assert_close(Y_hat, run["test_output"], "predict on the Iris test split", "predict must not change the model")
-        value = assert_scalar(loss, float(run["model"].get("loss").call("forward", Y_test, run["test_output"])),
-                              "Iris test loss from predict")
+        if not np.all(np.isfinite(run["test_output"])):
+            fail("Iris test split", "the trained model's output holds inf or nan: training diverged", END_TO_END)
+        Y_hat, value = run["model"].call("predict", data["X_test"], Y_test)
+        assert_close(Y_hat, run["test_output"], "predict on the Iris test split",
+                     "predict returns forward(X) and must not change the model",
+                     nan_hint="predict's output holds inf or nan where forward(X)'s does not")
+        expected = float(run["model"].get("loss").call("forward", Y_test, run["test_output"]))
+        value = assert_scalar(value, expected, "Iris test loss from predict")
         if not value < np.log(3):
-            fail("Iris test loss", f"{value:.3f} is no better than guessing (ln 3 = {np.log(3):.3f})")
+            fail("Iris test loss", f"{value:.3f} is no better than guessing (ln 3 = {np.log(3):.3f})", END_TO_END)
+
+    def leaves_inputs():
+        collab = doubled(student, model, problem, own_methods=True)
+        _, (X_after, Y_after) = collab.run(member, lambda: model.call_echo("predict", problem.X.copy(),
+                                                                           problem.Y.copy()))
+        assert_unchanged(problem.X, X_after, "NeuralNetworkModel.predict (X)")
+        assert_unchanged(problem.Y, Y_after, "NeuralNetworkModel.predict (Y)")
 
     checks.check(2, "returns a pair (Y_hat, loss)", pair)
-    checks.check(3, "Y_hat equals forward(X)", output_matches_forward)
-    checks.check(3, "loss equals the loss of (Y, forward(X))", loss_matches)
-    checks.check(2, "Iris: after training, the test loss beats guessing", iris_loss)
+    checks.check(3, "Y_hat is the network's output", output)
+    checks.check(3, "loss is the loss of (Y, Y_hat)", loss)
+    checks.check(1, "leaves X and Y unmodified", leaves_inputs)
+    end_to_end(checks, student, "Iris: after training, the test loss beats guessing", iris_loss,
+               others=("forward", "backward"))
     checks.finish()

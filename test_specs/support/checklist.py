@@ -28,6 +28,10 @@ class Checklist:
         self.passes.append(f"[{weight:g}/{weight:g}] {label}")
         return True
 
+    def not_charged(self, label: str, reason: str) -> None:
+        """A check left out of this member's score (its weight leaves the total), with the reason shown."""
+        self.passes.append(f"[not charged] {label}: {reason}")
+
     def finish(self) -> None:
         score = self.points * self.earned / self.total if self.total else 0.0
         self.set_score(round(score, 4))

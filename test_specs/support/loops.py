@@ -4,7 +4,10 @@ A member breaks the rule when it (or a helper of the same module it calls)
 loops over the rows of a mini-batch: ``for row in Z``, ``zip(Z, dY)``,
 ``range(len(X))``, ``range(m)`` with ``m = X.shape[0]``, a ``while`` loop
 bounded by the batch size, a comprehension of any of these, or NumPy's
-per-element helpers (``np.vectorize``, ``np.apply_along_axis``, ``np.frompyfunc``).
+per-element helpers applied to the batch: a function made by ``np.vectorize`` or ``np.frompyfunc`` called
+on a batch array, ``np.apply_along_axis`` over any axis but 0 (one call per row), ``map`` over a batch array,
+``np.fromiter`` of its rows. Only code that runs counts: a helper made but never applied to the batch (an
+unused ``f = np.vectorize(relu)``), or a function defined inside the member and never called, is no loop.
 Loops over other axes (classes, features) are allowed by the contract.
 
 The source is hostile input to the trusted grader, so the check is bounded: the source
@@ -17,11 +20,12 @@ budget stops it anyway, with a message naming the file.
 from __future__ import annotations
 
 import ast
+import bisect
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-PER_ROW_HELPERS = {"vectorize", "apply_along_axis", "frompyfunc"}
+MAKES_PER_ELEMENT = {"vectorize", "frompyfunc"}  # return a function that calls Python once per element
 ZIP_LIKE = {"zip", "enumerate", "reversed", "iter", "list", "tuple", "map", "nditer", "ndenumerate", "ndindex"}
 MAX_SOURCE = 1 << 20      # characters: the intake refuses larger graded files anyway
 BUDGET = 5.0              # seconds for one member's check (the reference's takes milliseconds)
@@ -87,6 +91,28 @@ class _Module:
                     if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
                         self.functions[f"{node.name}.{item.name}"] = item
         self.scans: dict[str, tuple[list[LoopFinding], list[str]]] = {}  # qualname -> (findings, callees)
+        self.per_element = _per_element_names(tree)
+
+
+def _makes_per_element(node: ast.AST) -> bool:
+    return isinstance(node, ast.Call) and _called_name(node) in MAKES_PER_ELEMENT
+
+
+def _per_element_names(tree: ast.Module) -> set[str]:
+    """Names (``f`` or ``self.f``) bound anywhere in the module to a function made by np.vectorize/frompyfunc."""
+    names = set()
+    for node in ast.walk(tree):  # iterative; the tree is already within the parser's bounds
+        if isinstance(node, ast.Assign) and _makes_per_element(node.value):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    names.add(target.id)
+                elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+                    names.add(f"{target.value.id}.{target.attr}")
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if any((_called_name(d) if isinstance(d, ast.Call) else getattr(d, "attr", getattr(d, "id", "")))
+                   in MAKES_PER_ELEMENT for d in node.decorator_list):
+                names.update((node.name, f"self.{node.name}"))
+    return names
 
 
 # ---- one function's index -------------------------------------------------------------------
@@ -141,8 +167,10 @@ def _prefix_counts(flags: list[bool]) -> list[int]:
 class _FunctionScan:
     """Find batch loops in one function, given which of its parameters hold batch arrays."""
 
-    def __init__(self, func: ast.FunctionDef, qualname: str, source_lines: list[str], clock: _Clock):
+    def __init__(self, func: ast.FunctionDef, qualname: str, source_lines: list[str], clock: _Clock,
+                 per_element: set[str] = frozenset()):
         self.func, self.qualname, self.lines, self.clock = func, qualname, source_lines, clock
+        self.per_element = per_element
         self.span: dict[int, tuple[int, int]] = {}
         self.depth: dict[int, int] = {}
         order = self.order = self._pre_order()
@@ -263,7 +291,7 @@ class _FunctionScan:
         if isinstance(it, ast.Name) and it.id in self.arrays.names:
             return True
         if isinstance(it, (ast.Subscript, ast.Attribute)) and self._batchy(it):
-            return not (isinstance(it, ast.Attribute) and it.attr in ("shape", "ndim", "size"))
+            return not (isinstance(it, ast.Attribute) and it.attr in ("shape", "ndim", "size", "T"))  # .T: columns
         if isinstance(it, ast.Call):
             name = _called_name(it)
             if name == "range":
@@ -290,10 +318,48 @@ class _FunctionScan:
         code = self.lines[node.lineno - 1].strip() if 0 < node.lineno <= len(self.lines) else ""
         return LoopFinding(self.qualname, node.lineno, code[:200])
 
+    def _per_element_call(self, call: ast.Call) -> bool:
+        """A call that runs Python once per row (or element) of a batch array."""
+        name, func = _called_name(call), call.func
+        args = list(call.args) + [k.value for k in call.keywords]
+        batchy = any(self._batchy(a) for a in args)
+        if _makes_per_element(func) or (isinstance(func, ast.Name) and func.id in self.per_element) or (
+                isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+                and f"{func.value.id}.{func.attr}" in self.per_element):
+            return batchy
+        if name == "apply_along_axis":
+            keywords = {k.arg: k.value for k in call.keywords}
+            axis = call.args[1] if len(call.args) > 1 else keywords.get("axis")
+            array = call.args[2] if len(call.args) > 2 else keywords.get("arr")
+            over_columns = isinstance(axis, ast.Constant) and axis.value == 0
+            return array is not None and self._batchy(array) and not over_columns
+        if name == "map":
+            return any(self.batch_iterable(a) for a in call.args[1:])
+        if name == "fromiter":
+            return bool(call.args) and self.batch_iterable(call.args[0])
+        return False
+
+    def _uncalled_inner_spans(self) -> list[tuple[int, int]]:
+        """Functions defined inside this one and never called by name here: their code does not run."""
+        called = {c for c in self.callees() if not c.startswith("\0")}
+        spans = sorted(self.span[id(n)] for n in self.order[1:]
+                       if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name not in called)
+        outermost: list[tuple[int, int]] = []
+        for start, end in spans:  # nested spans fold into the one around them: disjoint, sorted
+            if not outermost or start >= outermost[-1][1]:
+                outermost.append((start, end))
+        return outermost
+
     def findings(self) -> list[LoopFinding]:
         found = []
+        dead = self._uncalled_inner_spans()
+        starts = [start for start, _ in dead]
         for node in self.order:  # the order does not matter: batch_loops sorts what it returns
             self.clock.tick()
+            at = self.span[id(node)][0]
+            i = bisect.bisect_right(starts, at) - 1
+            if i >= 0 and at < dead[i][1]:
+                continue
             if isinstance(node, (ast.For, ast.AsyncFor)) and self.batch_iterable(node.iter):
                 found.append(self._finding(node))
             elif isinstance(node, ast.comprehension) and self.batch_iterable(node.iter):
@@ -302,7 +368,7 @@ class _FunctionScan:
                                                   or self.mentions(node.test, self.arrays)
                                                   or self.holds_row_count(node.test)):
                 found.append(self._finding(node))
-            elif isinstance(node, ast.Call) and _called_name(node) in PER_ROW_HELPERS:
+            elif isinstance(node, ast.Call) and self._per_element_call(node):
                 found.append(self._finding(node))
         return found
 
@@ -330,7 +396,7 @@ def batch_loops(source: str, qualname: str, budget: float = BUDGET) -> list[Loop
             continue
         seen.add(name)
         if name not in module.scans:
-            scan = _FunctionScan(module.functions[name], name, module.lines, clock)
+            scan = _FunctionScan(module.functions[name], name, module.lines, clock, module.per_element)
             module.scans[name] = (scan.findings(), scan.callees())
         findings, callees = module.scans[name]
         found.extend(findings)
