@@ -22,7 +22,7 @@ from grader.sandbox.runtime.codec import Earlier, Handle, ProtocolError, decode,
 from tests.helpers import processes_with
 
 PROBE = '''
-import os, socket, subprocess, sys, time
+import os, socket, subprocess, sys, threading, time
 
 def look(paths):
     return {p: os.path.exists(p) for p in paths}
@@ -50,6 +50,36 @@ def spawn_orphans(marker):
 def hang():
     while True:
         pass
+
+def joined_threads():
+    workers = [threading.Thread(target=sum, args=([1] * 1000,)) for _ in range(8)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    return "joined"
+
+def progress_bar():
+    from tqdm import tqdm  # its monitor thread outlives the bar: the worker stops it (a habit, not an attack)
+    return sum(tqdm(range(1000)))
+
+def popen_child(marker):
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", marker])
+    return "spawned"
+
+def lingering_thread():
+    threading.Thread(target=time.sleep, args=(300,), daemon=True).start()
+    return "left"
+
+def forked_child():
+    if os.fork() == 0:
+        time.sleep(300)
+        os._exit(0)
+    return "forked"
+
+def thread_flood():
+    while True:
+        threading.Thread(target=time.sleep, args=(300,), daemon=True).start()
 
 def echo(x):
     return x
@@ -201,6 +231,30 @@ def test_orphans_are_killed_at_process_level(probe_dir, use_cgroup):
         time.sleep(0.3)
         assert processes_with(marker)  # they really ran
     assert processes_with(marker) == []
+
+
+@pytest.mark.parametrize("level,use_cgroup", [("auto", True), ("process", True), ("process", False)])
+def test_a_call_that_leaves_a_writer_running_ends_the_worker_at_once(probe_dir, level, use_cgroup):
+    """A thread, or a forked process holding the protocol's pipes, still running when a call returns could
+    write to the grader later: the worker is replaced before the next call and the charge is that call's,
+    whatever the machine's speed. Joined threads, a tqdm progress bar and processes that cannot reach the pipes
+    (exec'd) are fine.
+    Without a cgroup (use_cgroup=False) the grader finds them in the worker's process tree instead."""
+    marker = f"pa3probe{uuid.uuid4().hex[:10]}"
+    with Sandbox(probe_dir, level, use_cgroup=use_cgroup) as sb:
+        assert sb.new("probe", "joined_threads") == "joined"
+        assert sb.new("probe", "progress_bar") == 499500
+        assert sb.new("probe", "popen_child", marker) == "spawned"
+        assert processes_with(marker)  # still running, in the same worker
+        assert sb.restarts == 0
+        for name, left in (("lingering_thread", "1 thread or process"), ("forked_child", "1 thread or process"),
+                           ("thread_flood", "[0-9]+ threads or processes")):
+            with pytest.raises(WorkerDied, match=f"left {left}.* running after it returned"):
+                sb.new("probe", name)
+            assert sb._proc is None  # stopped now, not at the next call
+        assert processes_with(marker) == []  # it went with the first worker
+        assert sb.new("probe", "echo", 5) == 5
+        assert sb.restarts == 3
 
 
 def test_a_call_cut_short_by_the_grading_deadline_is_stopped_not_an_infinite_loop(probe_dir):
