@@ -89,14 +89,18 @@ def outputs(document: dict) -> str:
 # What the attacking member's tests say, by attack: the class of what happened, not one wording. A writer
 # left running is caught at once, still running; on a slow enough machine it may have written first, and
 # then its bytes are what is caught, still after the call that started it and charged to that call.
+# Where the worker's task limit is already used up when the attack starts (not root: RLIMIT_NPROC counts every
+# process of the user), its thread or child never starts, and the student is told that instead.
 LEFT_RUNNING = "running after it returned"
 CORRUPTED = ("corrupted", "more data than", "out of turn")
+NO_THREAD, NO_FORK = "can't start new thread", "Resource temporarily unavailable"
 PROTOCOL_MESSAGES = {
     "forged_reply": ("out of turn",), "deeply_nested_frame": ("nests deeper",),
     "oversized_frame_header": ("more data than",), "claims_gigabyte_buffer": ("more data than",),
     "malformed_json": ("not JSON",), "closes_protocol_pipes": ("lost its connection",),
-    "steals_requests": (LEFT_RUNNING,), "exhausts_tasks": (LEFT_RUNNING,),
-    "garbage_between_calls": (LEFT_RUNNING, *CORRUPTED), "garbage_from_forked_child": (LEFT_RUNNING, *CORRUPTED),
+    "steals_requests": (LEFT_RUNNING, NO_THREAD), "exhausts_tasks": (LEFT_RUNNING, NO_THREAD),
+    "garbage_between_calls": (LEFT_RUNNING, *CORRUPTED, NO_THREAD),
+    "garbage_from_forked_child": (LEFT_RUNNING, *CORRUPTED, NO_FORK),
 }
 # Every attack is in ReLU.forward: only the members that call it may lose points.
 REACHES_RELU_FORWARD = ("ReLU.forward", "FullyConnectedLayer.forward", "NeuralNetworkModel.")
@@ -241,5 +245,9 @@ def test_output_past_the_cap_is_drained_not_kept(tmp_path):
         for _ in range(3):
             assert sb.new("loud", "go", 100 << 20) == 100 << 20
         drain = sb._drains[0]
+        # The call returns once its output is in the pipe: the drain thread may still be reading the last of it.
+        settle_at = time.monotonic() + 30
+        while drain.total < 300 << 20 and time.monotonic() < settle_at:
+            time.sleep(0.01)
         assert drain.total == 300 << 20 and len(drain.kept) == limits.output_bytes
         assert sb.restarts == 0

@@ -18,6 +18,7 @@ from grader import PROJECT_ROOT
 from grader.sandbox import errors, isolation
 from grader.sandbox.client import Sandbox
 from grader.sandbox.errors import CallTimedOut, StudentRaised, Unavailable, WorkerDied
+from grader.sandbox.limits import Limits
 from grader.sandbox.runtime.codec import Earlier, Handle, ProtocolError, decode, encode, read_frame, write_frame
 from tests.helpers import processes_with
 
@@ -241,7 +242,8 @@ def test_a_call_that_leaves_a_writer_running_ends_the_worker_at_once(probe_dir, 
     (exec'd) are fine.
     Without a cgroup (use_cgroup=False) the grader finds them in the worker's process tree instead."""
     marker = f"pa3probe{uuid.uuid4().hex[:10]}"
-    with Sandbox(probe_dir, level, use_cgroup=use_cgroup) as sb:
+    # Room for threads even where the task limit is an RLIMIT_NPROC shared with the user's other processes.
+    with Sandbox(probe_dir, level, Limits(processes=4096), use_cgroup=use_cgroup) as sb:
         assert sb.new("probe", "joined_threads") == "joined"
         assert sb.new("probe", "progress_bar") == 499500
         assert sb.new("probe", "popen_child", marker) == "spawned"
