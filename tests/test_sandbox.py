@@ -20,7 +20,7 @@ from grader.sandbox.client import Sandbox
 from grader.sandbox.errors import CallTimedOut, StudentRaised, Unavailable, WorkerDied
 from grader.sandbox.limits import Limits
 from grader.sandbox.runtime.codec import Earlier, Handle, ProtocolError, decode, encode, read_frame, write_frame
-from tests.helpers import processes_with
+from tests.helpers import processes_with, wait_for_processes
 
 PROBE = '''
 import os, socket, subprocess, sys, threading, time
@@ -228,9 +228,7 @@ def test_orphans_are_killed_at_process_level(probe_dir, use_cgroup):
     marker = f"pa3probe{uuid.uuid4().hex[:10]}"
     with Sandbox(probe_dir, "process", use_cgroup=use_cgroup) as sb:
         assert sb.new("probe", "spawn_orphans", marker) is True
-        import time
-        time.sleep(0.3)
-        assert processes_with(marker)  # they really ran
+        assert len(wait_for_processes(marker, 2)) == 2  # they really ran
     assert processes_with(marker) == []
 
 
@@ -247,7 +245,7 @@ def test_a_call_that_leaves_a_writer_running_ends_the_worker_at_once(probe_dir, 
         assert sb.new("probe", "joined_threads") == "joined"
         assert sb.new("probe", "progress_bar") == 499500
         assert sb.new("probe", "popen_child", marker) == "spawned"
-        assert processes_with(marker)  # still running, in the same worker
+        assert wait_for_processes(marker)  # still running, in the same worker
         assert sb.restarts == 0
         for name, left in (("lingering_thread", "1 thread or process"), ("forked_child", "1 thread or process"),
                            ("thread_flood", "[0-9]+ threads or processes")):
