@@ -9,10 +9,10 @@ The worker runs student code in its own process, so student code can write to, r
 from or close the protocol's pipes. The grader therefore never blocks on them (both
 ends are non-blocking, every read and write has a deadline), matches each reply to its
 request by id, caps what one frame and one test may bring back, and treats anything
-out of turn as the end of that worker. What a call leaves running that could write to the
-pipes later (a thread, a forked process holding them) ends the worker as soon as the call
-returns, charged to that call (running.py): a later call, another member's, never pays for it,
-however fast the machine or late the bytes. Student output is drained by threads: the first
+out of turn as the end of that worker. A thread or process a call leaves running could write
+to the pipes later: it ends the worker as soon as the call returns, charged to that call
+(running.py), so a later call, another member's, never pays for it, however fast the machine
+or late the bytes. Student output is drained by threads: the first
 ``Limits.output_bytes`` are kept, the rest is spliced to /dev/null, so printing costs
 only time.
 
@@ -171,7 +171,6 @@ class Sandbox:
         self._uid: int | None = None
         self._since = 0.0
         self._running: running.Snapshot | None = None  # what the worker ran when it came up (None: not seen)
-        self._pipe_inodes: set[int] = set()
         # Set by the caller: no call runs past it, and a call in progress is stopped at it.
         self.deadline_at: float | None = None
         self.deadline_reason = "the time budget for this part of the grading was used up"
@@ -238,7 +237,6 @@ class Sandbox:
             [_Drain(popen.stdout, self.limits.output_bytes), _Drain(popen.stderr, self.limits.output_bytes)]
         self.generation += 1
         self._running = None
-        self._pipe_inodes = {os.fstat(fd).st_ino for fd in (request_w, response_r)}
         try:
             self.info = self._exchange({"op": "ping"}, [], STARTUP_TIMEOUT)
         except SandboxError as exc:
@@ -444,7 +442,7 @@ class Sandbox:
                              f"it did not open? The worker was stopped and replaced") from None
 
     def _nothing_left_running(self) -> None:
-        """Raise _LeftRunning when the call left threads, or processes holding the protocol's pipes, running.
+        """Raise _LeftRunning when the call left threads or processes running.
 
         One that is ending (a joined thread, a forked helper exiting) gets SETTLE seconds to be gone."""
         if self._running is None:
@@ -452,7 +450,7 @@ class Sandbox:
         settle_at = time.monotonic() + SETTLE
         while True:
             now = running.snapshot(self._proc)
-            extra = 0 if now is None else running.left_running(self._running, now, self._pipe_inodes)
+            extra = 0 if now is None else running.left_running(self._running, now)
             if not extra:
                 return
             if time.monotonic() >= settle_at:
@@ -505,7 +503,7 @@ class _OverBudget(Exception):
 
 
 class _LeftRunning(Exception):
-    """The call returned with threads, or processes holding the protocol's pipes, still running."""
+    """The call returned with threads or processes still running."""
 
 
 SETTLE = 0.1  # s a thread or process that is ending gets to be gone after the call returned

@@ -1,14 +1,11 @@
-"""What a call left running in the worker that could still reach the grader's pipes.
+"""What a call left running in the worker: anything that could still reach the grader's pipes.
 
-The worker serves one call at a time, in one thread. A thread the student's code started, or a forked
-process still holding the protocol's pipes, can write into them later, out of turn, or read the next
-request; when and whether that happens depends on the machine's speed and load, and so would the verdict,
-and the call it hurts would be a later one, another member's. So after every reply the grader compares
-what runs now with what ran when the worker came up (``snapshot``, ``left_running``) and ends a worker
-that kept more, charging the call that just returned.
-
-Processes that cannot reach the pipes (a ``subprocess.Popen``, an exec'd daemon: the worker's protocol
-fds are close-on-exec) are left alone until the worker is stopped, as before.
+The worker serves one call at a time, in one thread. A thread the student's code started, or a process
+it left (which holds the pipes if forked, or can open them again through /proc if exec'd), can write into
+them later, out of turn, or read the next request; when and whether that happens depends on the machine's
+speed and load, and so would the verdict, and the call it hurts would be a later one, another member's.
+So after every reply the grader compares what runs now with what ran when the worker came up
+(``snapshot``, ``left_running``) and ends a worker that kept more, charging the call that just returned.
 
 Linux only (``/proc``); elsewhere ``snapshot`` is None and nothing is compared.
 """
@@ -113,33 +110,7 @@ def snapshot(process: SandboxedProcess | None) -> Snapshot | None:
     return seen
 
 
-def _holds(pid: int, inodes: set[int]) -> bool:
-    """``pid`` holds one of the pipes ``inodes``; True too when its fds cannot be read (never assume safe)."""
-    names = {f"pipe:[{inode}]" for inode in inodes}
-    try:
-        fds = os.listdir(f"/proc/{pid}/fd")
-    except FileNotFoundError:
-        return False  # it is gone
-    except OSError:
-        return True
-    for fd in fds:
-        try:
-            if os.readlink(f"/proc/{pid}/fd/{fd}") in names:
-                return True
-        except FileNotFoundError:
-            continue
-        except OSError:
-            return True
-    return False
-
-
-def left_running(before: Snapshot, now: Snapshot, inodes: set[int]) -> int:
-    """Threads and processes in ``now`` beyond ``before`` that could reach the pipes ``inodes``: the extra
-    threads of the worker's own processes, and every new process still holding a protocol pipe."""
-    extra = 0
-    for pid, threads in now.items():
-        if pid in before:
-            extra += max(0, threads - before[pid])
-        elif _holds(pid, inodes):
-            extra += threads
-    return extra
+def left_running(before: Snapshot, now: Snapshot) -> int:
+    """Threads and processes in ``now`` beyond ``before``: the extra threads of the worker's own processes,
+    and every thread of a process that was not there before."""
+    return sum(threads - before.get(pid, 0) for pid, threads in now.items() if threads > before.get(pid, 0))

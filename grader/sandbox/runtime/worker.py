@@ -195,7 +195,7 @@ def main():
         os.dup2(2, 1)
     else:
         request_fd, response_fd = int(sys.argv[1]), int(sys.argv[2])
-        for fd in (request_fd, response_fd):  # programs student code execs do not get them (see running.py)
+        for fd in (request_fd, response_fd):  # programs student code execs do not inherit them
             os.set_inheritable(fd, False)
     submission, limits = sys.argv[3], json.loads(sys.argv[4])
     apply_limits(limits)
