@@ -506,7 +506,7 @@ class _LeftRunning(Exception):
     """The call returned with threads or processes still running."""
 
 
-SETTLE = 0.1  # s a thread or process that is ending gets to be gone after the call returned
+SETTLE = 0.5  # s a thread or process that is ending gets to be gone after the call returned (margin: ~10 ms seen)
 
 
 WATCH_INTERVAL = 0.1  # s between disk-budget checks while a call runs (user and process levels)
