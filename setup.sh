@@ -5,8 +5,10 @@ cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
 apt_install() {
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        [ -n "${APT_UPDATED:-}" ] || { apt-get update -qq; APT_UPDATED=1; }
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+        # A fresh machine has no package lists yet, and may be running its own apt at boot: wait for its lock.
+        [ -n "${APT_UPDATED:-}" ] || { apt-get -o DPkg::Lock::Timeout=300 update -qq \
+            || echo "setup: apt-get update failed; trying the package lists as they are" >&2; APT_UPDATED=1; }
+        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq "$@" >/dev/null
     else
         echo "setup: please install $* (needs root and apt-get)" >&2
         return 1
@@ -26,9 +28,17 @@ while True:
     if p == "/": break
     p = os.path.dirname(p)'
 if [ "$(id -u)" = 0 ] && ! "$PYTHON" -c "$reachable" && [ -x /usr/bin/python3 ]; then
-    /usr/bin/python3 -c "import ensurepip, venv" 2>/dev/null || apt_install python3-venv
     echo "setup: $PYTHON is not readable by an unprivileged user; using /usr/bin/python3 for the venv"
     PYTHON=/usr/bin/python3
+fi
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
+    || { echo "setup: $PYTHON is $("$PYTHON" --version 2>&1); the project needs Python 3.10 or newer (PYTHON=...)" >&2
+         exit 1; }
+# Debian and Ubuntu ship venv's pip bootstrap separately (python3-venv, python3.N-venv).
+if ! "$PYTHON" -c "import ensurepip, venv" 2>/dev/null; then
+    version=$("$PYTHON" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+    apt_install python3-venv "python$version-venv" || apt_install python3-venv \
+        || { echo "setup: $PYTHON cannot make a venv (no ensurepip)" >&2; exit 1; }
 fi
 "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip

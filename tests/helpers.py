@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -39,6 +40,15 @@ def processes_with(marker: str) -> list[str]:
                 found.append(proc.name)
         except OSError:
             pass
+    return found
+
+
+def wait_for_processes(marker: str, count: int = 1, timeout: float = 30.0) -> list[str]:
+    """``processes_with(marker)`` once at least ``count`` show up (or at ``timeout``). A process that has just
+    exec'd can show an empty command line for a moment, after its parent's Popen has already returned."""
+    deadline = time.monotonic() + timeout
+    while len(found := processes_with(marker)) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
     return found
 
 

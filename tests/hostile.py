@@ -82,6 +82,11 @@ PROTOCOL = {
                         "for fd in _pipes()], daemon=True).start()"),
     "garbage_between_calls": ("_threading.Thread(target=lambda: (_time.sleep(0.3), _spray(b'\\x07' * 4096)), "
                               "daemon=True).start()"),
+    # the same from a forked child, which holds the pipes too
+    "garbage_from_forked_child": "_os.fork() == 0 and (_time.sleep(0.3), _spray(b'\\x07' * 4096), _os._exit(0))",
+    # threads until the worker's task limit refuses one: the call raises, and the worker is full
+    "exhausts_tasks": ("[_threading.Thread(target=_time.sleep, args=(60,), daemon=True).start() "
+                       "for _ in range(100000)]"),
 }
 
 # ---- memory of the trusted process (item 4): every member returns huge arrays ----------------------

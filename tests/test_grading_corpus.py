@@ -201,7 +201,13 @@ def test_orphaned_children_are_killed(workdir):
              f"    os._exit(0)\n")
     folder = corpus.build(workdir / "orphans", {"loss.py": [("import numpy as np\n", "import numpy as np\n" + spawn)]})
     result = run(folder)
-    assert result.score == FULL
+    # What it left running could write into the grader's pipes at any later moment: the call that imported it
+    # fails, with its worker, at once. Only the members whose module imports loss.py pay: the loss and the model.
+    failed = [t for t in result.tests if t.status == "failed"]
+    assert failed and all(t.name.startswith(("CrossEntropyLoss", "NeuralNetworkModel")) for t in failed), \
+        [t.name for t in failed]
+    assert all("running after it returned" in t.output for t in failed), [t.output for t in failed]
+    assert all(t.status == "passed" for t in result.tests if t.name.startswith(("ReLU", "SoftMax", "FullyConnected")))
     assert processes_with(marker) == []
 
 

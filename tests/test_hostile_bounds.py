@@ -86,36 +86,53 @@ def outputs(document: dict) -> str:
 
 # ---- item 3: the worker protocol ---------------------------------------------------------------------
 
+# What the attacking member's tests say, by attack: the class of what happened, not one wording. A writer
+# left running is caught at once, still running; on a slow enough machine it may have written first, and
+# then its bytes are what is caught, still after the call that started it and charged to that call.
+# Where the worker's task limit is already used up when the attack starts (not root: RLIMIT_NPROC counts every
+# process of the user), its thread or child never starts, and the student is told that instead.
+LEFT_RUNNING = "running after it returned"
+CORRUPTED = ("corrupted", "more data than", "out of turn")
+NO_THREAD, NO_FORK = "can't start new thread", "Resource temporarily unavailable"
 PROTOCOL_MESSAGES = {
-    "forged_reply": "out of turn", "deeply_nested_frame": "nests deeper", "oversized_frame_header": "more data than",
-    "claims_gigabyte_buffer": "more data than", "malformed_json": "not JSON",
-    "closes_protocol_pipes": "lost its connection",
-    "steals_requests": "did not return within",
-    "garbage_between_calls": ("corrupted", "more data than"),  # stray bytes read as a body, or as a huge header
+    "forged_reply": ("out of turn",), "deeply_nested_frame": ("nests deeper",),
+    "oversized_frame_header": ("more data than",), "claims_gigabyte_buffer": ("more data than",),
+    "malformed_json": ("not JSON",), "closes_protocol_pipes": ("lost its connection",),
+    "steals_requests": (LEFT_RUNNING, NO_THREAD), "exhausts_tasks": (LEFT_RUNNING, NO_THREAD),
+    "garbage_between_calls": (LEFT_RUNNING, *CORRUPTED, NO_THREAD),
+    "garbage_from_forked_child": (LEFT_RUNNING, *CORRUPTED, NO_FORK),
 }
+# Every attack is in ReLU.forward: only the members that call it may lose points.
+REACHES_RELU_FORWARD = ("ReLU.forward", "FullyConnectedLayer.forward", "NeuralNetworkModel.")
+
+
+def assert_only_the_attacker_pays(document: dict, name: str) -> None:
+    failed = [t for t in document["tests"] if t["status"] == "failed"]
+    assert failed and all(t["name"].startswith(REACHES_RELU_FORWARD) for t in failed), \
+        [t["name"] for t in failed if not t["name"].startswith(REACHES_RELU_FORWARD)]
+    first = next(t for t in document["tests"] if t["name"].startswith("ReLU.forward"))
+    assert first["status"] == "failed" and any(text in first["output"] for text in PROTOCOL_MESSAGES[name]), \
+        first["output"]
+    loss = [t for t in document["tests"] if t["name"].startswith("CrossEntropyLoss")]
+    assert loss and all(t["status"] == "passed" for t in loss), "the loss module does not use ReLU: its points stay"
 
 
 @pytest.mark.parametrize("name", sorted(hostile.PROTOCOL))
 def test_protocol_attacks_fail_only_the_attacking_member(tmp_path, idle, honest_scores, name):
-    flags = ("--section1-budget", "30") if name == "steals_requests" else ()
-    document = graded(tmp_path, idle, "protocol", name, *flags)
-    honest = FULL if name == "garbage_between_calls" else honest_scores("protocol", name)
-    assert document["score"] <= honest
-    expected = PROTOCOL_MESSAGES[name]
-    assert any(text in outputs(document) for text in ([expected] if isinstance(expected, str) else expected))
-    if name not in ("garbage_between_calls", "steals_requests"):  # these two leave threads that hit later calls
-        loss = [t for t in document["tests"] if t["name"].startswith("CrossEntropyLoss")]
-        assert all(t["status"] == "passed" for t in loss), "the loss module does not use ReLU: its points must stay"
+    document = graded(tmp_path, idle, "protocol", name)
+    assert document["score"] <= honest_scores("protocol", name)
+    assert_only_the_attacker_pays(document, name)
 
 
 @pytest.mark.parametrize("level", ["user", "process"])
-@pytest.mark.parametrize("name", ["forged_reply", "deeply_nested_frame", "closes_protocol_pipes"])
+@pytest.mark.parametrize("name", ["forged_reply", "deeply_nested_frame", "closes_protocol_pipes",
+                                  "garbage_between_calls", "garbage_from_forked_child"])
 def test_protocol_attacks_at_the_other_levels(tmp_path, idle, honest_scores, level, name):
     if isolation.unavailable_reason(level):
         pytest.skip(isolation.unavailable_reason(level))
     document = graded(tmp_path, idle, "protocol", name, "--isolation", level)
     assert document["score"] <= honest_scores("protocol", name)
-    assert PROTOCOL_MESSAGES[name] in outputs(document)
+    assert_only_the_attacker_pays(document, name)
 
 
 # ---- item 4: the trusted process's memory ------------------------------------------------------------
@@ -228,5 +245,9 @@ def test_output_past_the_cap_is_drained_not_kept(tmp_path):
         for _ in range(3):
             assert sb.new("loud", "go", 100 << 20) == 100 << 20
         drain = sb._drains[0]
+        # The call returns once its output is in the pipe: the drain thread may still be reading the last of it.
+        settle_at = time.monotonic() + 30
+        while drain.total < 300 << 20 and time.monotonic() < settle_at:
+            time.sleep(0.01)
         assert drain.total == 300 << 20 and len(drain.kept) == limits.output_bytes
         assert sb.restarts == 0

@@ -18,11 +18,12 @@ from grader import PROJECT_ROOT
 from grader.sandbox import errors, isolation
 from grader.sandbox.client import Sandbox
 from grader.sandbox.errors import CallTimedOut, StudentRaised, Unavailable, WorkerDied
+from grader.sandbox.limits import Limits
 from grader.sandbox.runtime.codec import Earlier, Handle, ProtocolError, decode, encode, read_frame, write_frame
 from tests.helpers import processes_with
 
 PROBE = '''
-import os, socket, subprocess, sys, time
+import os, socket, subprocess, sys, threading, time
 
 def look(paths):
     return {p: os.path.exists(p) for p in paths}
@@ -50,6 +51,39 @@ def spawn_orphans(marker):
 def hang():
     while True:
         pass
+
+def joined_threads():
+    workers = [threading.Thread(target=sum, args=([1] * 1000,)) for _ in range(8)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    return "joined"
+
+def progress_bar():
+    from tqdm import tqdm  # its monitor thread outlives the bar: the worker stops it (a habit, not an attack)
+    return sum(tqdm(range(1000)))
+
+def waited_child():
+    return subprocess.run([sys.executable, "-c", "print(6 * 7)"], capture_output=True, text=True).stdout.strip()
+
+def popen_child(marker):
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", marker])
+    return "spawned"
+
+def lingering_thread():
+    threading.Thread(target=time.sleep, args=(300,), daemon=True).start()
+    return "left"
+
+def forked_child():
+    if os.fork() == 0:
+        time.sleep(300)
+        os._exit(0)
+    return "forked"
+
+def thread_flood():
+    while True:
+        threading.Thread(target=time.sleep, args=(300,), daemon=True).start()
 
 def echo(x):
     return x
@@ -199,11 +233,34 @@ def test_orphans_are_killed_at_process_level(probe_dir, use_cgroup):
     """Without bwrap's PID namespace: the pids cgroup, or else the subreaper sweep, finds every escapee."""
     marker = f"pa3probe{uuid.uuid4().hex[:10]}"
     with Sandbox(probe_dir, "process", use_cgroup=use_cgroup) as sb:
-        assert sb.new("probe", "spawn_orphans", marker) is True
-        import time
-        time.sleep(0.3)
-        assert processes_with(marker)  # they really ran
-    assert processes_with(marker) == []
+        with pytest.raises(WorkerDied, match=r"left \d+ threads or processes running after it returned"):
+            sb.new("probe", "spawn_orphans", marker)  # both found, in the tree or among the grader's orphans
+        assert processes_with(marker) == []
+
+
+@pytest.mark.parametrize("level,use_cgroup", [("auto", True), ("process", True), ("process", False)])
+def test_a_call_that_leaves_anything_running_ends_the_worker_at_once(probe_dir, level, use_cgroup):
+    """A thread or process still running when a call returns could write to the grader's pipes later (a forked
+    one holds them, an exec'd one can open them through /proc): the worker is replaced before the next call
+    and the charge is that call's, whatever the machine's speed. Joined threads, a waited child and a tqdm
+    progress bar are fine. Without a cgroup (use_cgroup=False) the grader finds them in the worker's tree."""
+    marker = f"pa3probe{uuid.uuid4().hex[:10]}"
+    # Room for threads even where the task limit is an RLIMIT_NPROC shared with the user's other processes.
+    with Sandbox(probe_dir, level, Limits(processes=4096), use_cgroup=use_cgroup) as sb:
+        assert sb.new("probe", "joined_threads") == "joined"
+        assert sb.new("probe", "waited_child") == "42"
+        assert sb.new("probe", "progress_bar") == 499500
+        assert sb.restarts == 0
+        for name, args, left in (("lingering_thread", (), "1 thread or process"),
+                                 ("forked_child", (), "1 thread or process"),
+                                 ("popen_child", (marker,), "1 thread or process"),
+                                 ("thread_flood", (), "[0-9]+ threads or processes")):
+            with pytest.raises(WorkerDied, match=f"left {left} running after it returned"):
+                sb.new("probe", name, *args)
+            assert sb._proc is None  # stopped now, not at the next call
+        assert processes_with(marker) == []
+        assert sb.new("probe", "echo", 5) == 5
+        assert sb.restarts == 4
 
 
 def test_a_call_cut_short_by_the_grading_deadline_is_stopped_not_an_infinite_loop(probe_dir):

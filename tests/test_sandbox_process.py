@@ -16,7 +16,7 @@ from grader.sandbox import cgroup, hostcaps, isolation, proctree
 from grader.sandbox.isolation import Launch, Mount
 from grader.sandbox.limits import Limits
 from grader.sandbox.process import SandboxedProcess, describe_exit
-from tests.helpers import processes_with
+from tests.helpers import processes_with, wait_for_processes
 
 # The child double-forks a daemon in its own session and waits for the middle process: the daemon is then
 # nobody's descendant, found only by the pids cgroup or, re-parented to the grader, by the orphan sweep.
@@ -50,7 +50,7 @@ def test_a_launched_process_is_killed_with_everything_it_started_and_reaped(tmp_
     popen = process.launch(_spec(tmp_path, marker), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     groups = [g.path for g in (process.cgroup, process.memcg) if g is not None]
     assert popen.stdout.readline().strip() == b"ready"
-    assert len(processes_with(marker)) >= 3  # the child, its own child and the escaped daemon
+    assert len(wait_for_processes(marker, 3)) >= 3  # the child, its own child and the escaped daemon
     process.kill()
     code = process.reap()
     assert _gone(marker), processes_with(marker)
@@ -129,6 +129,31 @@ def test_the_cgroups_are_joinable_by_whoever_runs_the_prefix(dropped_by_popen):
     finally:
         process.kill()
     assert not any(g.path.exists() for g in groups)
+
+
+@pytest.mark.skipif(not cgroup.available() or isolation.unavailable_reason("user") is not None,
+                    reason="needs a writable pids cgroup tree and the user level (root)")
+def test_a_dropped_uid_is_put_in_its_cgroups_by_the_grader(tmp_path):
+    """cgroup v2 lets a process move itself into a cgroup only if it may also write the common ancestor's
+    cgroup.procs, which a sandbox uid never may: the prefixes run as the grader, setpriv drops after them."""
+    tmp_path.chmod(0o711)
+    here = Mount(tmp_path, "/work", writable=True)
+    show = "import os; print(os.getuid(), os.getgid(), os.getgroups(), open('/proc/self/cgroup').read())"
+    spec = isolation.wrap("user", [sys.executable, "-c", show], [here], here)
+    process = SandboxedProcess("user", Limits(), subreaper=False)
+    process.hand_over(spec, [tmp_path])
+    try:
+        popen = process.launch(spec, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = popen.communicate(timeout=60)
+        groups = [g.path for g in (process.memcg, process.cgroup) if g is not None]
+        assert popen.returncode == 0, err
+        uid, gid, extra, where = out.decode().split(" ", 3)
+        assert int(uid) == int(gid) == spec.drop_uid and extra == "[]"
+        assert all(f"{path.name}\n" in where for path in groups), where  # in each of them (one under v2)
+        assert all((path / "cgroup.procs").stat().st_uid == os.getuid() for path in groups)  # never handed over
+    finally:
+        process.kill()
+    assert not any(path.exists() for path in groups)
 
 
 def test_exit_descriptions():

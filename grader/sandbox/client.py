@@ -9,7 +9,10 @@ The worker runs student code in its own process, so student code can write to, r
 from or close the protocol's pipes. The grader therefore never blocks on them (both
 ends are non-blocking, every read and write has a deadline), matches each reply to its
 request by id, caps what one frame and one test may bring back, and treats anything
-out of turn as the end of that worker. Student output is drained by threads: the first
+out of turn as the end of that worker. A thread or process a call leaves running could write
+to the pipes later: it ends the worker as soon as the call returns, charged to that call
+(running.py), so a later call, another member's, never pays for it, however fast the machine
+or late the bytes. Student output is drained by threads: the first
 ``Limits.output_bytes`` are kept, the rest is spliced to /dev/null, so printing costs
 only time.
 
@@ -32,7 +35,7 @@ from pathlib import Path
 
 from grader.fstree import remove_tree
 from grader.messages import NOT_RUN, STOPPED
-from grader.sandbox import hostcaps, isolation, pipes, scratch
+from grader.sandbox import hostcaps, isolation, pipes, running, scratch
 from grader.sandbox.drain import Drain as _Drain
 from grader.sandbox.errors import CallTimedOut, SandboxError, StudentRaised, Unavailable, WorkerDied
 from grader.sandbox.limits import Limits
@@ -131,6 +134,7 @@ class Sandbox:
         self._baseline = (0, 0)
         self._uid: int | None = None
         self._since = 0.0
+        self._running: running.Snapshot | None = None  # what the worker ran when it came up (None: not seen)
         # Set by the caller: no call runs past it, and a call in progress is stopped at it.
         self.deadline_at: float | None = None
         self.deadline_reason = "the time budget for this part of the grading was used up"
@@ -196,10 +200,12 @@ class Sandbox:
         self._drains = [_Drain(popen.stderr, self.limits.output_bytes)] if stdio else \
             [_Drain(popen.stdout, self.limits.output_bytes), _Drain(popen.stderr, self.limits.output_bytes)]
         self.generation += 1
+        self._running = None
         try:
             self.info = self._exchange({"op": "ping"}, [], STARTUP_TIMEOUT)
         except SandboxError as exc:
             raise WorkerDied(f"the sandboxed worker did not start ({self.description}): {exc}") from None
+        self._running = running.snapshot(self._proc)
 
     def _worker_folder(self) -> Path:
         """The folder the worker gets. A dropped uid must reach it, so it is staged in a fresh 0711
@@ -375,10 +381,18 @@ class Sandbox:
             self._reply_left -= sum(len(b) for b in reply_buffers)
             if not isinstance(reply, dict) or reply.get("id") != request_id:
                 raise ProtocolError("a reply came out of turn")
+            self._nothing_left_running()
+            if _readable_now(self._response_fd):  # checked after the count: a writer that ended wrote first
+                raise ProtocolError("it wrote to the grader after its reply")
             return self._unpack(reply, reply_buffers)
         except _OverBudget as exc:
             self._kill()
             raise WorkerDied(str(exc)) from None
+        except _LeftRunning as exc:
+            self._kill()
+            raise WorkerDied(f"your code left {exc} running after it returned, able to write to the grader's "
+                             f"pipes later, out of turn; the worker was stopped and replaced. Join every thread and "
+                             f"wait for every process your code starts before it returns") from None
         except TimeoutError:
             self._kill()
             raise CallTimedOut(f"did not return within {timeout:g} s; the worker was stopped") from None
@@ -395,6 +409,22 @@ class Sandbox:
             raise WorkerDied(f"the connection between the grader and the process running your code was "
                              f"corrupted ({text}): does your code write to, read from or close file descriptors "
                              f"it did not open? The worker was stopped and replaced") from None
+
+    def _nothing_left_running(self) -> None:
+        """Raise _LeftRunning when the call left threads or processes running.
+
+        One that is ending (a joined thread, a forked helper exiting) gets SETTLE seconds to be gone."""
+        if self._running is None:
+            return
+        settle_at = time.monotonic() + SETTLE
+        while True:
+            now = running.snapshot(self._proc)
+            extra = 0 if now is None else running.left_running(self._running, now)
+            if not extra:
+                return
+            if time.monotonic() >= settle_at:
+                raise _LeftRunning(f"{extra} thread{'s' if extra > 1 else ''} or process{'es' if extra > 1 else ''}")
+            time.sleep(0.005)
 
     def _unpack(self, reply: dict, buffers):
         if "error" in reply and isinstance(reply["error"], dict):
@@ -439,6 +469,13 @@ def _readable_now(fd: int) -> bool:
 
 class _OverBudget(Exception):
     """The worker wrote more than its disk budget while the grader waited for its reply."""
+
+
+class _LeftRunning(Exception):
+    """The call returned with threads or processes still running."""
+
+
+SETTLE = 0.5  # s a thread or process that is ending gets to be gone after the call returned (margin: ~10 ms seen)
 
 
 WATCH_INTERVAL = 0.1  # s between disk-budget checks while a call runs (user and process levels)

@@ -15,11 +15,14 @@ falls back to the process group, or the process alone (see hostcaps).
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 import signal
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
+from grader.sandbox import cgroup as pids_cgroups
 from grader.sandbox import isolation, proctree
 from grader.sandbox.cgroup import PidsCgroup
 from grader.sandbox.isolation import Launch
@@ -73,25 +76,32 @@ class SandboxedProcess:
                 isolation.hand_over(folder, spec.drop_uid)
 
     def command(self, spec: Launch) -> list[str]:
-        """``spec.argv`` behind the prefixes that move it into fresh cgroups (pids, then memory when asked).
-        Once per process: each call makes new cgroups.
+        """``spec.argv`` behind the prefixes that move it into fresh cgroups (memory when asked, then pids; one
+        cgroup with both limits under cgroup v2). Once per process: each call makes new cgroups.
 
         The prefixes run as whoever the launcher starts: the sandbox uid when Popen drops to it
-        (``spec.popen`` has ``user``), which must then be allowed to write ``cgroup.procs``; the grader's
-        own uid when ``setpriv`` in the argv drops later (a command for jupyter_client).
+        (``spec.popen`` has ``user``), which must then be allowed to write ``cgroup.procs`` (cgroup v1 only:
+        ``launch`` therefore drops with setpriv after them); the grader's own uid when ``setpriv`` in the argv
+        drops later (``launch``, and a command for jupyter_client).
         """
         owner = spec.drop_uid if "user" in spec.popen else None
         if self.use_cgroups:
-            self.cgroup = PidsCgroup.create(self.limits.processes, owner_uid=owner)
             if self.use_memory_cgroup:
                 self.memcg = MemoryCgroup.create(self.limits.memory_bytes, owner_uid=owner)
-        return [*(self.memcg.join_prefix() if self.memcg else []), *(self.cgroup.join_prefix() if self.cgroup else []),
-                *spec.argv]
+            if self.memcg is not None and _unified(self.memcg.path, self.limits.processes):
+                self.cgroup = PidsCgroup(self.memcg.path)  # cgroup v2: a process is in one cgroup, with both limits
+            else:
+                self.cgroup = PidsCgroup.create(self.limits.processes, owner_uid=owner)
+        groups = [g for g in (self.memcg, self.cgroup) if g is not None]
+        if len(groups) == 2 and groups[0].path == groups[1].path:
+            groups = groups[:1]
+        return [*(part for group in groups for part in group.join_prefix()), *spec.argv]
 
     # -- starting it ---------------------------------------------------------------------------
 
     def launch(self, spec: Launch, **popen) -> subprocess.Popen:
         """Start ``spec`` in its cgroups; ``popen``: the stdio and any other Popen options beside ``spec.popen``."""
+        spec = self._join_then_drop(spec)
         argv = self.command(spec)
         try:
             self.popen = subprocess.Popen(argv, **popen, **spec.popen)
@@ -100,6 +110,18 @@ class SandboxedProcess:
             raise
         self.pid = self.popen.pid
         return self.popen
+
+    def _join_then_drop(self, spec: Launch) -> Launch:
+        """``spec`` with the uid dropped by ``setpriv`` after the cgroup prefixes rather than by Popen before them.
+
+        cgroup v2 moves a process into a cgroup only for a writer who may also write the ``cgroup.procs`` of the
+        common ancestor (the root), which a sandbox uid never may: the prefixes run as the grader instead."""
+        if not self.use_cgroups or "user" not in spec.popen or shutil.which("setpriv") is None:
+            return spec
+        uid, gid = spec.popen["user"], spec.popen.get("group", spec.popen["user"])
+        popen = {k: v for k, v in spec.popen.items() if k not in ("user", "group", "extra_groups")}
+        setpriv = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
+        return dataclasses.replace(spec, argv=[*setpriv, *spec.argv], popen=popen)
 
     def adopt(self, pid: int) -> None:
         """The process started by someone else (jupyter_client) from ``command``: killed with the rest."""
@@ -137,6 +159,18 @@ class SandboxedProcess:
     def exit_description(self, code: int | None, known: dict[int, str] | None = None) -> str:
         """``describe_exit`` at this process's level."""
         return describe_exit(code, self.level, known)
+
+
+def _unified(memory_group: Path, max_tasks: int) -> bool:
+    """The memory cgroup is in cgroup v2's single hierarchy, where joining a pids cgroup after it would leave it:
+    it then takes the pids limit too (True), where the pids controller is enabled for it."""
+    if memory_group.parent != pids_cgroups.V2_ROOT or not (memory_group / "pids.max").exists():
+        return False
+    try:
+        (memory_group / "pids.max").write_text(str(max_tasks))
+    except OSError:
+        return False
+    return True
 
 
 def describe_exit(code: int | None, level: str, known: dict[int, str] | None = None) -> str:
