@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from test_specs import contract as _contract
 from test_specs.contract import PROVIDED_FILES  # noqa: F401  (optimizer.py, data/iris.csv; re-exported)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -13,6 +14,19 @@ TEMPLATE_DIR = PROJECT_ROOT / "student_template"
 PROVIDED_DIR = Path(__file__).resolve().parent / "provided"
 if not PROVIDED_DIR.is_dir():
     PROVIDED_DIR = TEMPLATE_DIR
+SPEC_DIR = Path(_contract.__file__).resolve().parent  # test_specs/ (pa3_selfcheck/specs/ in the student bundle)
+
+
+def _tell_the_sandbox() -> None:
+    """The sandbox is a leaf: it is told here what sandboxed code must never read (the hidden specs and the
+    reference, tried and closed at start; the grader's own source too, kept out of the confinement's rules)."""
+    from grader.sandbox import confinement, secrets
+
+    secrets.protect(SPEC_DIR / "hidden", REFERENCE_DIR)
+    confinement.keep_closed(Path(__file__).resolve().parent, SPEC_DIR, REFERENCE_DIR)
+
+
+_tell_the_sandbox()
 
 
 def check(*members: str, folder: str | Path = ".", notebook: bool = False, data_dir: str | Path | None = None,

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import traceback
 
-from grader.sandbox.errors import CallTimedOut, SandboxError, StudentRaised, Unavailable, WorkerDied
+from grader.sandbox.errors import (
+    CallTimedOut,
+    DeadlineReached,
+    SandboxError,
+    StudentRaised,
+    Unavailable,
+    WorkerDied,
+)
 
 _IMPORTS = "check the file names and imports (modules are imported by file name, e.g. `from activations import ReLU`)"
 HINTS = {
@@ -55,6 +62,8 @@ def explain(exc: BaseException) -> str:
         return f"your code {exc} (an infinite loop, or far too slow); hint: look for a loop that never ends"
     if isinstance(exc, WorkerDied):
         return f"the process running your code ended: {exc}"
+    if isinstance(exc, DeadlineReached):  # the grading's limit: said so, so that the TA is told too
+        return (STOPPED if exc.started else NOT_RUN) + exc.reason
     if isinstance(exc, (Unavailable, SandboxError)):
         return str(exc)
     if isinstance(exc, AssertionError):

@@ -34,10 +34,9 @@ import time
 from pathlib import Path
 
 from grader.fstree import remove_tree
-from grader.messages import NOT_RUN, STOPPED
 from grader.sandbox import hostcaps, isolation, pipes, running, scratch
 from grader.sandbox.drain import Drain as _Drain
-from grader.sandbox.errors import CallTimedOut, SandboxError, StudentRaised, Unavailable, WorkerDied
+from grader.sandbox.errors import CallTimedOut, DeadlineReached, SandboxError, StudentRaised, Unavailable, WorkerDied
 from grader.sandbox.limits import Limits
 from grader.sandbox.process import SandboxedProcess, describe_exit
 from grader.sandbox.runtime.codec import (
@@ -331,7 +330,7 @@ class Sandbox:
             return self._local_request(message, buffers)
         timeout = timeout or self.call_timeout
         if self._time_left() <= 0:
-            raise Unavailable(NOT_RUN + self.deadline_reason)
+            raise DeadlineReached(self.deadline_reason, started=False)
         if self._proc is None:
             self.start()
         # Decided before the call: a wait cut by the grading's deadline is the grader's limit, not the student's.
@@ -344,7 +343,7 @@ class Sandbox:
                     self._check_writes()
         except CallTimedOut as exc:
             if by_deadline or self._time_left() <= 0:
-                raise Unavailable(STOPPED + self.deadline_reason) from None
+                raise DeadlineReached(self.deadline_reason, started=True) from None
             if key:
                 self.bad_members[key] = (f"not called again: {key} did not return within {timeout:g} s "
                                          "in an earlier test")

@@ -46,12 +46,17 @@ def supported() -> bool:
     return sys.platform.startswith("linux") and hostcaps.fd_passing() and hostcaps.rlimits()
 
 
-def closed_trees() -> list[Path]:
-    """The grader's source, its specs and the reference: never readable by sandboxed code."""
-    from grader import REFERENCE_DIR
-    from grader.spec_run import SPEC_DIR
+_closed: list[Path] = []  # told by grader/__init__.py: the grader's source, its specs, the reference
 
-    return [Path(__file__).resolve().parent.parent, SPEC_DIR, REFERENCE_DIR.resolve()]
+
+def keep_closed(*trees: Path) -> None:
+    """Folders sandboxed code must never read, even where they lie inside a folder it may (site-packages)."""
+    _closed.extend(Path(t).resolve() for t in trees if Path(t).resolve() not in _closed)
+
+
+def closed_trees() -> list[Path]:
+    """What ``keep_closed`` was told: never readable by sandboxed code."""
+    return list(_closed)
 
 
 def _open_parts(path: Path, closed: list[Path], budget: list[int], listed: list[str], expand: bool = True) -> list[str]:

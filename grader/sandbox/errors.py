@@ -34,5 +34,14 @@ class Unavailable(SandboxError):
     """The call was not attempted: the module has a submission problem, or the member hung before."""
 
 
+class DeadlineReached(Unavailable):
+    """The grading's time limit, not the student, ended the call: before it started (``started`` False) or
+    during it. ``reason`` says which limit; the entry points word it (grader/messages.py)."""
+
+    def __init__(self, reason: str, started: bool) -> None:
+        super().__init__(reason)
+        self.reason, self.started = reason, started
+
+
 class IsolationUnavailable(RuntimeError):
     """The requested isolation level cannot run on this machine; the message says why."""

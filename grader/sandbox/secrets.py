@@ -56,23 +56,24 @@ class SecretCheck:
         return asdict(self) | {"safe": self.safe}
 
 
-_also: list[Path] = []  # named by an entry point: Gradescope's submission_metadata.json
+_protected: list[Path] = []  # told by the entry points: the hidden specs and the reference, Gradescope's metadata
 
 
-def also_secret(*paths: Path) -> None:
-    """Paths an entry point knows must stay closed to sandboxed code, tried (and closed) with the rest."""
-    _also.extend(Path(p) for p in paths if Path(p) not in _also)
+def protect(*paths: Path) -> None:
+    """Paths (files, or folders with everything in them) that must stay closed to sandboxed code: the sandbox
+    is told them (grader/__init__.py, run_autograder.py), and tries and closes them at start."""
+    _protected.extend(Path(p) for p in paths if Path(p) not in _protected)
     _checks.clear()
 
 
-def secret_paths() -> list[Path]:
-    """What an entry point named (``also_secret``), then the hidden specs (with their compiled caches) and the
-    reference solution, folders first."""
-    from grader import REFERENCE_DIR
-    from grader.spec_run import SPEC_DIR
+also_secret = protect  # Gradescope's entry point names its metadata this way
 
-    found: list[Path] = [p for p in _also if p.exists()]
-    for root in (SPEC_DIR / "hidden", REFERENCE_DIR):
+
+def secret_paths() -> list[Path]:
+    """What the entry points named (``protect``): files first, then each folder and what it holds."""
+    files = [p for p in _protected if p.exists() and not p.is_dir()]
+    found: list[Path] = list(files)
+    for root in _protected:
         if root.is_dir():
             found.append(root)
             found += sorted(p for p in root.rglob("*") if not p.is_symlink())  # the grader's own small trees
