@@ -245,3 +245,11 @@ def test_the_synthetic_set_splits_the_same_way(tmp_path):
     fashion_data.synth(tmp_path / "src", 100, 51, seed=1)
     held = prepare_for_notebook(tmp_path / "src", tmp_path / "kernel")
     assert len(held.labels) == 25 and len(load_split(tmp_path / "kernel", "test")[1]) == 26
+
+
+def test_a_closed_tmp_is_hinted_and_charged_to_the_setting():
+    from grader.notebook.run import TMP_CLOSED, with_hints
+
+    traceback = "PermissionError: [Errno 13] Permission denied: '/tmp/pa3_best_model.pt'"
+    assert TMP_CLOSED.search(traceback) and "beside the notebook" in with_hints(traceback)
+    assert not TMP_CLOSED.search("PermissionError: [Errno 13] Permission denied: '/etc/shadow'")

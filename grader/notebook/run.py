@@ -48,7 +48,16 @@ HINTS = (
     (re.compile(r"/content/"),
      "hint: /content and Google Drive exist only in Colab; read files relative to the notebook "
      "(for example data/iris.csv) or from DATA_DIR."),
+    (re.compile(r"(?:PermissionError|Permission denied)[^\n]{0,200}'/(?:var/)?tmp/"),
+     "hint: this grading gives the notebook a temporary folder of its own and closes the machine's /tmp; "
+     "save to a path beside the notebook (\"best_model.pt\") or in tempfile.gettempdir()."),
 )
+# A hard-coded /tmp path refused where no mount namespace could give the kernel a /tmp of its own (Docker's
+# default options): an honest habit, stopped by the grading's environment; the TA is told what to change.
+TMP_CLOSED = re.compile(r"(?:PermissionError|Permission denied)[^\n]{0,200}'/(?:var/)?tmp/")
+TMP_CLOSED_SETTING = ("/tmp: the notebook wrote to a hard-coded /tmp path, which this grading closes where no mount "
+                      "namespace can give each notebook its own (Docker's default options); regrade with the "
+                      "README's bwrap options for Docker, or ask the student to save beside the notebook")
 
 
 @dataclass
@@ -195,6 +204,8 @@ def execute(nb: nbformat.NotebookNode, kernel: SandboxedKernel, cell_timeout: fl
         if not is_student(cell_index):
             return
         tb = "\n".join(_strip_ansi(line) for o in cell.outputs if o.output_type == "error" for line in o.traceback)
+        if TMP_CLOSED.search(tb) and kernel.level in ("user", "process"):
+            run.environment = run.environment or TMP_CLOSED_SETTING
         run.errors.append(CellProblem(number(cell_index), _head(cell),
                                       with_hints(tb[-4000:] or "the cell raised an error")))
 
