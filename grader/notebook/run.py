@@ -220,8 +220,12 @@ def execute(nb: nbformat.NotebookNode, kernel: SandboxedKernel, cell_timeout: fl
         index = current["index"]
         if is_student(index):
             limit = f"{cell_timeout:g} s per cell" if isinstance(exc, CellTimeoutError) else f"{budget:g} s in all"
+            setting = ("" if isinstance(exc, CellTimeoutError) else
+                       " (the grading's time budget: where a notebook that trains normally is stopped, the machine "
+                       "is too slow for it; give the grading more CPUs or time: --deadline, PA3_DEADLINE, or "
+                       "Gradescope's autograder timeout)")
             run.stopped = (f"code cell {number(index)} did not finish within {limit}; the kernel was stopped"
-                           f"\n{_head(nb.cells[index])}")
+                           f"{setting}\n{_head(nb.cells[index])}")
         elif index is not None and index > last:
             run.stopped = "the model could not be exported in time after the notebook ran"
         else:
