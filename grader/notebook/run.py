@@ -220,7 +220,9 @@ def execute(nb: nbformat.NotebookNode, kernel: SandboxedKernel, cell_timeout: fl
         index = current["index"]
         if is_student(index):
             limit = f"{cell_timeout:g} s per cell" if isinstance(exc, CellTimeoutError) else f"{budget:g} s in all"
-            setting = ("" if isinstance(exc, CellTimeoutError) else
+            setting = (" (the per-cell limit: where a cell that trains normally is stopped, the machine is too "
+                       "slow for it; the TA can raise PA3_CELL_TIMEOUT or give the grading more CPUs)"
+                       if isinstance(exc, CellTimeoutError) else
                        " (the grading's time budget: where a notebook that trains normally is stopped, the machine "
                        "is too slow for it; give the grading more CPUs or time: --deadline, PA3_DEADLINE, or "
                        "Gradescope's autograder timeout)")
