@@ -21,9 +21,9 @@ KERNEL_MEMORY_MAX = 6 << 30
 GRADER_RESERVE = 384 << 20   # the grading process and its copy of the data while the kernel runs
 # The reference notebook at the real size (60,000/10,000 images), measured (README, "Section 2 at the real
 # size"): its kernel's memory cgroup peaked at 836 MB (page cache included) on the host; a container running
-# the whole grading peaked at 990 MB. Below these, no notebook can be blamed for running out.
+# the whole grading peaked at 990 to 1,070 MB (two runs). Below these, no notebook can be blamed for running out.
 REFERENCE_PEAK = 900 << 20
-CONTAINER_PEAK = 1024 << 20
+CONTAINER_PEAK = 1100 << 20
 SHM_NEEDED = 256 << 20       # a /dev/shm smaller than this (Docker's default is 64 MB) is the setting's fault
 MB = 1 << 20
 
