@@ -30,6 +30,7 @@ from grader.sandbox.process import SandboxedProcess
 KERNEL_LIMITS = Limits(address_space=8 << 30, cpu_seconds=3600, file_size=256 << 20, processes=512, open_files=1024,
                        tmp_bytes=512 << 20, shm_bytes=1 << 30,  # tmpfs sizes under bwrap (DataLoader workers use shm)
                        work_bytes=1 << 30, work_files=20000)
+MESSAGE_BYTES = 32 << 20  # one ZMQ message from the kernel larger than this is dropped by the socket itself
 WATCH_INTERVAL = 0.1  # s between checks of what the kernel wrote, outside bwrap (as for the NumPy worker)
 KERNEL_NAME = "pa3-sandbox"
 IPC_PATH_MAX = 100  # sun_path holds 108 bytes with its NUL; deep workspaces move the sockets to a short folder
@@ -43,6 +44,18 @@ class _Manager(AsyncKernelManager):
     """
 
     owner: int | None = None
+
+    def client(self, **kwargs):
+        """A client whose sockets refuse any one message over MESSAGE_BYTES (a 400 MB print): the socket drops
+        it before it is read into the grader's memory, and reconnects."""
+        import zmq
+        import zmq.asyncio
+
+        context = zmq.asyncio.Context()
+        context.setsockopt(zmq.MAXMSGSIZE, MESSAGE_BYTES)
+        client = super().client(context=context, **kwargs)
+        client._created_context = True  # destroyed with the client's channels
+        return client
 
     def write_connection_file(self, **kwargs):
         super().write_connection_file(**kwargs)

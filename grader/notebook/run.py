@@ -25,7 +25,6 @@ HEAD_LINES = 4
 # how much). Figures are a few tens of KB; a log of every batch is what the caps are for.
 CELL_OUTPUT_BYTES = 2 << 20
 NOTEBOOK_OUTPUT_BYTES = 24 << 20
-MESSAGE_BYTES = 32 << 20  # one ZMQ message larger than this is dropped by the socket itself, never received
 # (what a traceback shows, the hint added below it): causes a student can act on.
 HINTS = (
     (re.compile(r"URLError|urlopen|Name or service not known|Temporary failure in name resolution|"
@@ -117,6 +116,55 @@ def with_hints(traceback: str) -> str:
     return "\n".join([traceback, *hints])
 
 
+# Run in the kernel before the student's cells: an honest notebook that prints a whole data set by accident
+# (print(X_train.tolist()), 400 MB) keeps its later output. Each cell's text output is cut at the cell cap in
+# the kernel, before it becomes one huge message, which the grader's socket would drop (kernel.MESSAGE_BYTES)
+# and with it the rest of the notebook's output. Cooperative only: what is binding is the grader's own caps.
+_OUTPUT_CAP = '''
+def _pa3_cap_output(cap={cap}):
+    import sys
+    ip = get_ipython()
+    used = {{"bytes": 0, "dropped": 0}}
+
+    def capped(write):
+        def write_capped(text, *args, **kwargs):
+            if not isinstance(text, str):
+                return write(text, *args, **kwargs)
+            room = cap - used["bytes"]
+            if len(text) > room:
+                used["dropped"] += len(text) - max(room, 0)
+                text = text[:max(room, 0)]
+            used["bytes"] += len(text)
+            return write(text, *args, **kwargs) if text else 0
+        write_capped.pa3_capped = True
+        return write_capped
+
+    def before(*args):
+        # IPython puts its own write on the streams for each cell (a tee) and takes it off after: wrap it anew.
+        used["bytes"] = used["dropped"] = 0
+        for stream in (sys.stdout, sys.stderr):
+            if not getattr(stream.write, "pa3_capped", False):
+                stream.write = capped(stream.write)
+
+    def after(*args):
+        dropped, used["dropped"] = used["dropped"], 0
+        if dropped:
+            used["bytes"] = 0
+            sys.stderr.write(f"\\n[the grader dropped {{dropped}} characters of this cell's printed output]\\n")
+
+    ip.events.register("pre_run_cell", before)
+    ip.events.register("post_run_cell", after)
+
+_pa3_cap_output()
+del _pa3_cap_output
+'''
+
+
+def output_cap_cell_source() -> str:
+    """Python for the set-up cell: each cell's printed text cut at CELL_OUTPUT_BYTES in the kernel."""
+    return _OUTPUT_CAP.format(cap=CELL_OUTPUT_BYTES)
+
+
 def _size(msg: dict) -> int:
     """Roughly what an output message will hold: its text, or the sum of its data's values."""
     content = msg.get("content") or {}
@@ -154,13 +202,6 @@ class BoundedClient(NotebookClient):
         self.total += size
         return super().output(outs, msg, display_id, cell_index)
 
-    async def async_start_new_kernel_client(self):
-        # The socket drops any single message over MESSAGE_BYTES before it is read (a 400 MB print).
-        import zmq
-
-        self.km.context.setsockopt(zmq.MAXMSGSIZE, MESSAGE_BYTES)
-        return await super().async_start_new_kernel_client()
-
 
 def note_dropped(nb: nbformat.NotebookNode, dropped: dict[int, int]) -> list[str]:
     """One stream output on each cell whose output was cut, and the notes for the results."""
@@ -186,7 +227,8 @@ def execute(nb: nbformat.NotebookNode, kernel: SandboxedKernel, cell_timeout: fl
     student = [c for c in nb.cells]
     code_number = {id(c): n + 1 for n, c in enumerate(c for c in student if c.cell_type == "code")}
     run.notes = colab_notes([(code_number[id(c)], c.source) for c in student if c.cell_type == "code"])
-    nb.cells = [nbformat.v4.new_code_cell(setup_cell_source() + tracker_cell_source() + kernel_cell_source()), *student,
+    nb.cells = [nbformat.v4.new_code_cell(setup_cell_source() + tracker_cell_source() + kernel_cell_source()
+                                          + output_cap_cell_source()), *student,
                 nbformat.v4.new_code_cell(export_cell_source(kernel.visible("export")))]
     first, last = 1, len(student)  # student cells are nb.cells[first:last + 1]
     current = {"index": None}
