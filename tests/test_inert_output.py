@@ -108,7 +108,8 @@ def test_gradescope_names_and_emails_that_are_formulas_stay_text(tmp_path):
 def test_summary_and_feedback_pages_run_no_script_from_a_submission(graded_class, tmp_path):
     pages = [graded_class / "summary.html", *sorted((graded_class / "feedback").glob("*.html"))]
     assert len(pages) == 10
-    assert html.escape(SCRIPTED) in (graded_class / "summary.html").read_text()  # the markup is there, as text
+    # the markup is there, as text (in a message under "Needs a human")
+    assert html.escape("<img src=x onerror=") in (graded_class / "summary.html").read_text()
     for page in pages:
         text = page.read_text()
         assert inert.CSP_META in text, page
