@@ -242,8 +242,8 @@ for _family, _kind, _addr in ((_s.AF_INET, _s.SOCK_STREAM, ("127.0.0.1", {tcp}))
 # running ends the worker: it is tried in a child process the import waits for (the filter is inherited).
 import subprocess as _sp, sys as _sys
 _dask = _sp.run([_sys.executable, "-c", "import distributed, os\\ntry:\\n    "
-                 "distributed.Client('tcp://127.0.0.1:{tcp}', timeout=2)\\n    print('dask client')\\nexcept Exception as e:\\n    print(type(e).__name__)\\n"
-                 "os._exit(0)"], capture_output=True, text=True, timeout=60)
+                 "distributed.Client('tcp://127.0.0.1:{tcp}', timeout=2)\\n    print('dask client')\\n"
+                 "except Exception as e:\\n    print(type(e).__name__)\\nos._exit(0)"], capture_output=True, text=True, timeout=60)
 _tried.append(_dask.stdout.strip() or "no answer")
 print("NETWORK", _tried)
 '''
