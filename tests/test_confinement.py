@@ -243,7 +243,8 @@ for _family, _kind, _addr in ((_s.AF_INET, _s.SOCK_STREAM, ("127.0.0.1", {tcp}))
 import subprocess as _sp, sys as _sys
 _dask = _sp.run([_sys.executable, "-c", "import distributed, os\\ntry:\\n    "
                  "distributed.Client('tcp://127.0.0.1:{tcp}', timeout=2)\\n    print('dask client')\\n"
-                 "except Exception as e:\\n    print(type(e).__name__)\\nos._exit(0)"], capture_output=True, text=True, timeout=60)
+                 "except Exception as e:\\n    print(type(e).__name__)\\nos._exit(0)"],
+                capture_output=True, text=True, timeout=60)
 _tried.append(_dask.stdout.strip() or "no answer")
 print("NETWORK", _tried)
 '''
