@@ -130,9 +130,10 @@ def _build(args: argparse.Namespace) -> int:
 
         print(f"student bundle: {build(args.out, make_zip=args.zip)}")
         return 0
-    from grader.builders.gradescope_zip import build
+    from grader.builders.gradescope_zip import SETTINGS, build
 
     print(f"autograder: {build(args.out)}")
+    print(SETTINGS)
     return 0
 
 
