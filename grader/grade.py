@@ -37,7 +37,16 @@ def _section_2(intake: Intake | None, workspace: Workspace, options: GradeOption
 
 
 def peak_rss_mb() -> float | None:
-    """The grading process's own peak resident memory (MB), as the kernel counts it; None where unknown."""
+    """The grading process's own peak resident memory (MB), as the kernel counts it; None where unknown.
+
+    VmHWM is this process image's own (ru_maxrss also keeps the peak of the process it was forked from,
+    across exec: a grader started by a 1 GB test runner would report 1 GB)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         import resource
     except ImportError:  # Windows

@@ -153,7 +153,7 @@ def test_the_start_up_check_tries_and_closes_what_an_entry_point_names(tmp_path,
         metadata = folder / "submission_metadata.json"
         metadata.write_text('{"users": []}')
         metadata.chmod(0o644)
-        monkeypatch.setattr(secrets, "_also", [])
+        monkeypatch.setattr(secrets, "_protected", [])
         monkeypatch.setattr(secrets, "_checks", {})
         secrets.also_secret(metadata)
         record = secrets.check("user")

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from grader import PROJECT_ROOT
+from grader.messages import explain
 from grader.sandbox import errors, isolation
 from grader.sandbox.client import Sandbox
 from grader.sandbox.errors import CallTimedOut, StudentRaised, Unavailable, WorkerDied
@@ -274,10 +275,12 @@ def test_a_call_cut_short_by_the_grading_deadline_is_stopped_not_an_infinite_loo
         start = time.monotonic()
         with pytest.raises(Unavailable) as raised:
             sb.new("probe", "hang")
-        assert str(raised.value) == "stopped: the grading deadline was reached"
+        assert explain(raised.value) == "stopped: the grading deadline was reached"  # the sandbox gives facts
+        assert raised.value.started and raised.value.reason == "the grading deadline was reached"
         assert time.monotonic() - start < 30  # the deadline, never the call's 60 s
-        with pytest.raises(Unavailable, match="^not run: the grading deadline was reached$"):
+        with pytest.raises(Unavailable, match="^the grading deadline was reached$") as raised:
             sb.new("probe", "echo", 2)
+        assert explain(raised.value) == "not run: the grading deadline was reached"
 
 
 def test_timeout_kills_the_worker_and_the_next_call_gets_a_new_one(probe_dir):
