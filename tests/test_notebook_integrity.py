@@ -171,8 +171,11 @@ def test_links_and_fifos_in_the_export_folder_are_never_followed(tmp_path, sampl
     result, section2 = graded(notebook_submission(tmp_path / "links", plot_cell(EXPORT_FOLDER)), sample_root,
                               isolation=level, deadline=300)
     assert sum(t.score for t in section2.values()) <= honest[0]
-    for number in ("2.2", "2.3", "2.4"):  # either the export won the race, or only 2.x failed, with a message
-        assert section2[number].score == section2[number].max_score or section2[number].output
+    assert len(section2) == 7
+    for number in ("2.2", "2.3", "2.4"):  # either the export won the race, or the item says the export failed
+        lost = section2[number].score < section2[number].max_score
+        assert not lost or "export" in section2[number].output or "model" in section2[number].output, \
+            section2[number].output
     assert sum(t.score for t in result.tests if not t.number.startswith("2.")) == 104
     no_process_of(result)
 
