@@ -172,6 +172,19 @@ def test_the_start_up_check_tries_the_folders_around_and_says_confined(level, op
     assert checks["confinement_probe"]["tmp"] in ("private", "closed")
 
 
+def test_callers_whose_arguments_are_not_paths_are_passed_over(open_folder):
+    """A CI runner starts the grader from ``bash -c SCRIPT`` (a whole script, over 255 characters per
+    line): the folders its callers name are still found and the check does not fail on the rest."""
+    (open_folder / "class").mkdir()
+    script = "echo " + "x" * 300 + "\n" + "/" * 5 + "y" * 5000
+    code = "from grader.sandbox import confinement; print([str(p) for p in confinement.named_by_callers()])"
+    done = subprocess.run(["sh", "-c", f'"{sys.executable}" -c "{code}"; :', "sh", script, "z" * 300,
+                           str(open_folder / "class")], capture_output=True, text=True, timeout=BOUND,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert str(open_folder / "class") in done.stdout
+
+
 @pytest.mark.parametrize("level", LEVELS)
 def test_the_start_up_check_says_not_confined_when_the_launcher_confines_nothing(level, open_folder, monkeypatch):
     """The check is a probe, not a belief: with an empty policy it finds the folder beside it and the port."""

@@ -182,10 +182,15 @@ def named_by_callers(levels: int = 4) -> list[Path]:
             break
         for raw in args[:64]:
             text = raw.decode(errors="replace")
-            if text and not text.startswith("-"):
-                path = cwd / text
+            # A caller's argument may be anything (a CI runner's whole script): only path-like ones are tried.
+            if not text or text.startswith("-") or len(text) > 4096 or "\n" in text or "\0" in text:
+                continue
+            path = cwd / text
+            try:
                 if path.is_dir() and path != Path("/"):
                     found.append(path)
+            except (OSError, ValueError):  # too long, closed to us: not a folder this grader can name
+                pass
     return found
 
 
@@ -279,7 +284,7 @@ def probe(level: str, around: list[Path]) -> dict:
             "tried": paths, "readable": seen["read"], "network": network, "network_error": seen["network"],
             "tmp": tmp, "applied": applied}}
     except (OSError, subprocess.SubprocessError, ValueError, KeyError) as exc:
-        return {"confined": False, "confinement": f"NOT CONFINED: the start-up check failed ({exc})"}
+        return {"confined": False, "confinement": f"NOT CONFINED: the start-up check failed ({str(exc)[:300]})"}
     finally:
         listener.close()
         tmp_file.unlink(missing_ok=True)
