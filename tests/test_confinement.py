@@ -172,6 +172,19 @@ def test_the_start_up_check_tries_the_folders_around_and_says_confined(level, op
     assert checks["confinement_probe"]["tmp"] in ("private", "closed")
 
 
+@pytest.mark.parametrize("level", [pytest.param("bwrap", marks=pytest.mark.skipif(
+    isolation.unavailable_reason("bwrap") is not None, reason="bubblewrap cannot run here")), *LEVELS])
+def test_the_folder_that_holds_the_runtime_is_not_taken_for_a_readable_one(level):
+    """A TA runs the grader from the clone that holds its venv: bwrap makes that folder to mount the venv
+    through, so it lists only the venv. That is not a place the submission can read."""
+    holder = Path(sys.prefix).resolve().parent
+    checks = confinement.probe(level, [holder])
+    assert str(holder) in checks["confinement_probe"]["tried"]
+    assert checks["confinement_probe"]["readable"] == [], checks
+    if level == "bwrap" or confinement.supported():
+        assert checks["confined"] is True, checks
+
+
 def test_callers_whose_arguments_are_not_paths_are_passed_over(open_folder):
     """A CI runner starts the grader from ``bash -c SCRIPT`` (a whole script, over 255 characters per
     line): the folders its callers name are still found and the check does not fail on the rest."""

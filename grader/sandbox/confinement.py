@@ -139,10 +139,13 @@ PROBE = r"""
 import json, os, socket, sys
 args = json.loads(sys.argv[1])
 read = []
+through = set(args["through"])
 for path in args["paths"]:
     try:
         if os.path.isdir(path):
-            os.listdir(path)
+            names = os.listdir(path)
+            if path in through and all(os.path.join(path, n) in through for n in names):
+                continue  # a folder bwrap made for a runtime mount to pass through: nothing of the place
         else:
             with open(path, "rb") as f:
                 f.read(1)
@@ -255,10 +258,14 @@ def probe(level: str, around: list[Path]) -> dict:
         listener.bind(("127.0.0.1", 0))
         listener.listen(4)
         listener.setblocking(False)
-        paths = [str(beside), str(beside / "layers.py"), *map(str, closed_places(around))]
+        # The runtime is readable on purpose; the folders above it are only passed through.
+        runtime = [str(p) for p in isolation.runtime_paths()]
+        through = sorted({*runtime, *(str(a) for r in runtime for a in Path(r).parents if a != Path("/"))})
+        paths = [str(beside), str(beside / "layers.py"),
+                 *(str(p) for p in closed_places(around) if not _under(str(p), tuple(runtime)))]
         mount = isolation.Mount(here, "/probe")
         args = json.dumps({"paths": paths, "port": listener.getsockname()[1], "tmp_file": str(tmp_file),
-                           "token": tmp_file.name})
+                           "token": tmp_file.name, "through": through})
         spec = isolation.wrap(level, [isolation.interpreter(), "-I", "-S", "-c", PROBE, args], [mount], mount)
         if spec.drop_uid is not None:  # as a worker's folder is
             isolation.hand_over(here, spec.drop_uid)
