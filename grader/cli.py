@@ -42,12 +42,14 @@ def _data(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
+    from grader.batch import lifeline
     from grader.grade import grade
     from grader.options import GradeOptions
     from grader.render.terminal import print_report
     from grader.results import write_results
     from grader.sandbox.errors import IsolationUnavailable
 
+    lifeline.follow()  # started by a batch: ends (cleaning up) if the batch is killed
     options = GradeOptions.from_environment(
         isolation=args.isolation, notebook=not args.no_notebook, deadline=args.deadline, data_dir=args.data_dir,
         numpy_budget=args.section1_budget, threshold=args.accuracy_threshold, threads=args.threads)
@@ -60,6 +62,9 @@ def _grade(args: argparse.Namespace) -> int:
 
             write_results(args.results, not_graded(f"not graded: {exc}", 0.0))
         return 2
+    except KeyboardInterrupt:  # Ctrl-C, or the batch that started it was killed: cleaned up on the way here
+        print("pa3 grade: interrupted; nothing was written", file=sys.stderr)
+        return 130
     if args.results:
         write_results(args.results, result)
         from grader.notebook.keep import keep

@@ -10,18 +10,19 @@ from pathlib import Path
 from grader.fstree import remove_tree
 from grader.sandbox import proctree
 
-STALE = re.compile(r"^pa3-grade-(?P<pid>\d+)-(?P<start>\d+)-")
+STALE = re.compile(r"^(?P<prefix>pa3-[a-z]+-)(?P<pid>\d+)-(?P<start>\d+)-")
 
 
-def reclaim_stale(parent: Path) -> None:
-    """Remove the workspaces of graders that were killed before they could (named after their owner)."""
+def reclaim_stale(parent: Path, prefix: str = "pa3-grade-") -> None:
+    """Remove the folders named ``prefix<owner tag>-...`` whose owner was killed before it could remove
+    them (a grader's workspace; a batch's folder for one grading)."""
     try:
-        names = [entry.name for entry in os.scandir(parent) if entry.name.startswith("pa3-grade-")]
+        names = [entry.name for entry in os.scandir(parent) if entry.name.startswith(prefix)]
     except OSError:
         return
     for name in names:
         match = STALE.match(name)
-        if match and not proctree.tag_alive(match["pid"], match["start"]):
+        if match and match["prefix"] == prefix and not proctree.tag_alive(match["pid"], match["start"]):
             remove_tree(parent / name)
 
 

@@ -10,6 +10,7 @@ import signal
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -137,10 +138,12 @@ def six(tmp_path_factory) -> Path:
 
 def test_killed_midway_then_resume_regrades_nothing_finished(six, tmp_path):
     out = tmp_path / "out"
+    before_tmp = _leftover_batch_folders()
     proc = _start_batch(six, out)
     _wait_for_results(out, 2, proc)
     proc.kill()  # a crash: no chance to clean up
     proc.wait()
+    _wait_until_no_grading_for(proc.pid)  # the gradings it started end with it
     before = {p.name: p.stat().st_mtime_ns for p in (out / "results").glob("*.json")}
     assert 2 <= len(before) < 6
     resumed = subprocess.run([sys.executable, "-m", "grader.cli", "batch", str(six), "--out", str(out),
@@ -151,6 +154,72 @@ def test_killed_midway_then_resume_regrades_nothing_finished(six, tmp_path):
     after = {p.name: p.stat().st_mtime_ns for p in (out / "results").glob("*.json")}
     assert len(after) == 6 and all(after[name] == stamp for name, stamp in before.items())
     assert all(row["total"] == "104" for row in rows(out).values())
+    # what the killed batch left in the temporary folder was removed by the next one
+    assert _leftover_batch_folders() <= before_tmp
+
+
+def _leftover_batch_folders() -> set[Path]:
+    """The batch folders in the temporary folder that no live batch owns."""
+    from grader.sandbox import proctree
+    from grader.workspace import STALE
+
+    found = set()
+    for path in Path(tempfile.gettempdir()).glob("pa3-batch-*"):
+        owner = STALE.match(path.name)
+        if not (owner and proctree.tag_alive(owner["pid"], owner["start"])):
+            found.add(path)
+    return found
+
+
+HANGING = {"activations.py": [("return np.maximum(Z, 0.0)", "while True:\n            pass")]}  # every ReLU call hangs
+
+
+def test_a_grading_ends_with_the_batch_that_started_it(tmp_path):
+    """A batch killed outright (no chance to stop its gradings, each in its own session): every grading it
+    started stops within seconds, cleaning up its workspace, instead of grading on unwatched."""
+    import psutil
+
+    hang = corpus.build(tmp_path / "hang", HANGING)
+    starter = ("import os, subprocess, sys\n"
+               "from grader.batch import lifeline\n"
+               "p = subprocess.Popen([sys.executable, '-m', 'grader.cli', 'grade', sys.argv[1], '--no-notebook',"
+               " '--quiet', '--deadline', '900'], env=os.environ | lifeline.environment(), start_new_session=True)\n"
+               "print(p.pid, flush=True)\n"
+               "p.wait()\n")
+    batch = subprocess.Popen([sys.executable, "-c", starter, str(hang)], stdout=subprocess.PIPE, text=True,
+                             cwd=Path(__file__).resolve().parents[1])
+    grading = psutil.Process(int(batch.stdout.readline()))
+    start = time.monotonic()
+    while not (workspaces := list(Path(tempfile.gettempdir()).glob(f"pa3-grade-{grading.pid}-*"))):
+        assert time.monotonic() - start < 120 and grading.is_running(), "the grading never made its workspace"
+        time.sleep(0.1)
+    time.sleep(2)  # under way: its worker is importing the hanging module
+    batch.kill()
+    batch.wait()
+    try:
+        grading.wait(timeout=60)  # a hanging submission's grading would take minutes
+    except psutil.TimeoutExpired:
+        grading.kill()
+        pytest.fail("the grading went on after the batch that started it was killed")
+    assert not any(w.exists() for w in workspaces)
+
+
+def _gradings_for(batch: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and f"PA3_GRADING_FOR={batch}\0".encode() in (entry / "environ").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            pass
+    return found
+
+
+def _wait_until_no_grading_for(batch: int, limit: float = 60) -> None:
+    start = time.monotonic()
+    while _gradings_for(batch):
+        assert time.monotonic() - start < limit, "gradings left running after their batch was killed"
+        time.sleep(0.1)
 
 
 def test_ctrl_c_keeps_finished_results_and_writes_the_reports(six, tmp_path):
@@ -165,8 +234,7 @@ def test_ctrl_c_keeps_finished_results_and_writes_the_reports(six, tmp_path):
 
 
 def test_a_hanging_grading_is_stopped_with_a_status(tmp_path):
-    folder = corpus.build(tmp_path / "hang", {"loss.py": [("import numpy as np\n",
-                                                           "import numpy as np\nwhile True:\n    pass\n")]})
+    folder = corpus.build(tmp_path / "hang", HANGING)
     start = time.monotonic()
     outcome = grade_one(pack_submission(folder), GradeOptions(notebook=False), timeout=3)
     # The grader's own deadline, derived from the timeout, usually stops it first and still writes results;

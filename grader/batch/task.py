@@ -19,11 +19,13 @@ import zipfile
 from dataclasses import replace
 from pathlib import Path
 
-from grader import fstree, submission
+from grader import fstree, submission, workspace
 from grader import threads as thread_budget
+from grader.batch import lifeline
 from grader.batch.usage import TreeUsage
 from grader.budget import BATCH_TIMEOUT, effective_deadline
 from grader.options import GradeOptions
+from grader.sandbox import proctree
 
 _running: set[subprocess.Popen] = set()
 _lock = threading.Lock()
@@ -69,7 +71,9 @@ def grade_one(payload: bytes | str, options: GradeOptions, timeout: float = BATC
     outcome = {"status": "error", "seconds": 0.0, "cpu_seconds": 0.0, "threads": threads,
                "cores": thread_budget.cores(), "host": socket.gethostname(), "record": None, "gradescope": None,
                "message": ""}
-    with tempfile.TemporaryDirectory(prefix="pa3-batch-") as tmp:
+    # Named after this process, so that the next batch removes it if this one is killed mid-grading.
+    workspace.reclaim_stale(Path(tempfile.gettempdir()), "pa3-batch-")
+    with tempfile.TemporaryDirectory(prefix=f"pa3-batch-{proctree.owner_tag()}-") as tmp:
         tmp = Path(tmp)
         if isinstance(payload, str):
             source = payload
@@ -84,7 +88,7 @@ def grade_one(payload: bytes | str, options: GradeOptions, timeout: float = BATC
                 str(tmp / "out" / "results.json"), "--record", str(tmp / "out" / "record.json"), "--quiet",
                 *options.to_argv()]
         # The grader's own process and its evaluator stay within the budget too.
-        env = os.environ | thread_budget.environment(threads)
+        env = os.environ | thread_budget.environment(threads) | lifeline.environment()
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 start_new_session=True, env=env)
         with _lock:
