@@ -410,12 +410,15 @@ def alive(pid: int) -> bool:
 
 
 UNPRIVILEGED_INTAKE = '''
-import json, sys, tempfile
+import json, shutil, sys, tempfile
 from pathlib import Path
 from grader.submission import take
-out = Path(tempfile.mkdtemp())
-intake = take(Path(sys.argv[1]), out)
-print(json.dumps({"files": sorted(intake.files), "problems": intake.problems, "notes": intake.notes}))
+out = Path(tempfile.mkdtemp())  # the machine's /tmp: the test's folder is not writable by this uid
+try:
+    intake = take(Path(sys.argv[1]), out)
+    print(json.dumps({"files": sorted(intake.files), "problems": intake.problems, "notes": intake.notes}))
+finally:
+    shutil.rmtree(out)
 '''
 
 
