@@ -13,17 +13,21 @@ from grader.sandbox import proctree
 STALE = re.compile(r"^(?P<prefix>pa3-[a-z]+-)(?P<pid>\d+)-(?P<start>\d+)-")
 
 
-def reclaim_stale(parent: Path, prefix: str = "pa3-grade-") -> None:
-    """Remove the folders named ``prefix<owner tag>-...`` whose owner was killed before it could remove
-    them (a grader's workspace; a batch's folder for one grading)."""
+def stale(parent: Path, prefix: str = "pa3-grade-") -> list[Path]:
+    """The folders named ``prefix<owner tag>-...`` in ``parent`` whose owner no longer runs."""
     try:
         names = [entry.name for entry in os.scandir(parent) if entry.name.startswith(prefix)]
     except OSError:
-        return
-    for name in names:
-        match = STALE.match(name)
-        if match and match["prefix"] == prefix and not proctree.tag_alive(match["pid"], match["start"]):
-            remove_tree(parent / name)
+        return []
+    return [parent / name for name in names if (match := STALE.match(name)) and match["prefix"] == prefix
+            and not proctree.tag_alive(match["pid"], match["start"])]
+
+
+def reclaim_stale(parent: Path, prefix: str = "pa3-grade-") -> None:
+    """Remove what ``stale`` finds: a grader's workspace, a batch's folder for one grading, whose owner was
+    killed before it could remove it."""
+    for path in stale(parent, prefix):
+        remove_tree(path)
 
 
 class Workspace:

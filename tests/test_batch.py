@@ -159,16 +159,12 @@ def test_killed_midway_then_resume_regrades_nothing_finished(six, tmp_path):
 
 
 def _leftover_batch_folders() -> set[Path]:
-    """The batch folders in the temporary folder that no live batch owns."""
-    from grader.sandbox import proctree
-    from grader.workspace import STALE
+    """The batch folders in the temporary folder that no live batch owns (unnamed ones included)."""
+    from grader.workspace import STALE, stale
 
-    found = set()
-    for path in Path(tempfile.gettempdir()).glob("pa3-batch-*"):
-        owner = STALE.match(path.name)
-        if not (owner and proctree.tag_alive(owner["pid"], owner["start"])):
-            found.add(path)
-    return found
+    tmp = Path(tempfile.gettempdir())
+    unnamed = {p for p in tmp.glob("pa3-batch-*") if not STALE.match(p.name)}
+    return set(stale(tmp, "pa3-batch-")) | unnamed
 
 
 HANGING = {"activations.py": [("return np.maximum(Z, 0.0)", "while True:\n            pass")]}  # every ReLU call hangs
